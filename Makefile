@@ -1,0 +1,60 @@
+# Two commands for a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# checkov pins boto3/packaging/networkx below the platform's, so it gets its own venv.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+CHECKOV_VERSION := 3.3.30
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: setup demo test lint audit ui clean spark-package
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
+	touch $@
+
+$(TOOLS_STAMP):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip uv
+	$(TOOLS)/bin/uv pip install --python $(TOOLS)/bin/python --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+setup: $(STAMP) $(TOOLS_STAMP)
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+## Build every asset on local defaults, print a summary, then serve the UI on 127.0.0.1:3000.
+demo: setup
+	$(BIN)/python -m finance_platform.demo
+	@if [ -z "$(DEMO_NO_UI)" ]; then \
+		echo "Dagster UI on http://127.0.0.1:3000 (Ctrl-C to stop)"; \
+		$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000; \
+	fi
+
+ui: setup
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+## Lint and run the whole test suite (unit, integration, Spark, end-to-end).
+test: setup
+	$(BIN)/ruff check finance_platform finance_platform_tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## pip-audit on the installed environment + bandit on the package (deploy/audit.py).
+audit: setup
+	$(BIN)/python deploy/audit.py
+
+lint: setup
+	$(BIN)/ruff check finance_platform finance_platform_tests benchmarks
+	$(BIN)/ruff format --check finance_platform finance_platform_tests benchmarks
+
+## Build the Spark job artifacts (dist/spark/run_job.py + finance_platform.zip) for EMR / Glue;
+## SPARK_ARTIFACTS_URI=s3://bucket/prefix also uploads them (deploy/spark.md).
+spark-package: setup
+	$(BIN)/python -m finance_platform.spark_jobs.package --out dist/spark $(if $(SPARK_ARTIFACTS_URI),--upload $(SPARK_ARTIFACTS_URI))
+
+clean:
+	rm -rf .lake .dagster_home build dist *.egg-info

@@ -1,0 +1,42 @@
+"""Resources for each environment, chosen in one place by ``FINANCE_ENV``.
+
+Local and production differ only here: a folder vs S3, DuckDB vs Redshift
+Serverless, a local Alpha Vantage sandbox vs the real API, local Spark vs
+EMR Serverless / Glue, log-only alerts vs Slack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from finance_platform.resources.alpha_vantage import build_alpha_vantage
+from finance_platform.resources.lake import LakeResource
+from finance_platform.resources.metrics import CloudWatchMetricsResource
+from finance_platform.resources.slack import SlackAlertsResource
+from finance_platform.resources.spark import spark_resources
+from finance_platform.resources.warehouse import build_warehouse
+from finance_platform.settings import Settings, load_settings
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, Any]:
+    """The resource dictionary for ``settings.env`` (``local`` or ``prod``)."""
+    s = settings or load_settings()
+    if s.env == "local":
+        return {
+            "lake": LakeResource(root=s.lake_root),
+            # No ALPHAVANTAGE_API_KEY: the local sandbox (synthetic prices, said so everywhere).
+            "alpha_vantage": build_alpha_vantage("local"),
+            "warehouse": build_warehouse("local", s.warehouse_path),
+            # Slack only if SLACK_WEBHOOK_URL / SLACK_BOT_TOKEN is set; else alerts go to the log.
+            "slack": SlackAlertsResource(),
+            "metrics": CloudWatchMetricsResource(enabled=False),
+            **spark_resources(s),
+        }
+    return {
+        "lake": LakeResource(root=s.lake_root, region=s.aws_region),
+        "alpha_vantage": build_alpha_vantage("prod", s.aws_region),
+        "warehouse": build_warehouse("prod", s.warehouse_path, s.aws_region),
+        "slack": SlackAlertsResource(),
+        "metrics": CloudWatchMetricsResource(enabled=True, region=s.aws_region),
+        **spark_resources(s),
+    }
