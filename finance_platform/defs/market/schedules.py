@@ -1,0 +1,56 @@
+"""After the US close (Mon-Fri), materialize the day's quotes for every symbol."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from finance_platform.defs.market.partitions import (
+    MARKET_TIMEZONE,
+    quote_partition_key,
+    quote_partitions,
+)
+from finance_platform.resources.alpha_vantage import data_source_tags
+from finance_platform.settings import load_settings
+from finance_platform.transforms.trading_calendar import market_closed_reason
+
+market_quotes_job = dg.define_asset_job(
+    name="market_quotes_job",
+    selection=dg.AssetSelection.groups("market"),
+    partitions_def=quote_partitions,
+    executor_def=dg.in_process_executor,
+    description="Raw reply -> quality checks -> curated Parquet -> warehouse, one (day, symbol).",
+    tags=data_source_tags(),
+)
+
+# 17:30 New York: after the 16:00 close, once the day's bar is published.
+AFTER_CLOSE_CRON = "30 17 * * 1-5"
+
+
+@dg.schedule(
+    name="market_quotes_after_close",
+    cron_schedule=AFTER_CLOSE_CRON,
+    execution_timezone=MARKET_TIMEZONE,
+    job=market_quotes_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Mon-Fri 17:30 New York: the day's bar for every symbol (skips market holidays).",
+)
+def market_quotes_after_close(context: dg.ScheduleEvaluationContext):
+    moment = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    day = moment.astimezone(ZoneInfo(MARKET_TIMEZONE)).date()
+    closed = market_closed_reason(day)
+    if closed:
+        return dg.SkipReason(f"market closed on {day.isoformat()} ({closed})")
+    return [
+        dg.RunRequest(
+            run_key=f"{day.isoformat()}|{symbol}",
+            partition_key=quote_partition_key(day, symbol),
+            tags=data_source_tags(),
+        )
+        for symbol in load_settings().symbols
+    ]
+
+
+market_schedules = [market_quotes_after_close]

@@ -1,0 +1,109 @@
+"""The market definitions as users see them: keys, partitions, job, schedule, CLI backfill."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from finance_platform.defs.market.partitions import latest_trading_days, quote_partitions
+from finance_platform.defs.market.schedules import market_quotes_after_close
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _repo():
+    from finance_platform.definitions import defs
+
+    return defs.get_repository_def()
+
+
+def test_assets_keys_group_and_partitions():
+    repo = _repo()
+    graph = repo.asset_graph
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"raw_quotes", "curated_quotes", "warehouse_daily_quotes"} <= keys
+    for name in ("raw_quotes", "curated_quotes", "warehouse_daily_quotes"):
+        node = graph.get(dg.AssetKey(name))
+        assert node.group_name == "market"
+        assert node.partitions_def == quote_partitions
+        assert node.owners and node.code_version and node.tags.get("layer")
+    job = repo.get_job("market_quotes_job")
+    assert job.partitions_def == quote_partitions
+    assert job.tags["finance/data_source"] == "synthetic-sandbox"  # no key in tests
+    assert quote_partitions.has_partition_key("2023-11-10|IBM")
+
+
+def test_every_expectation_is_a_visible_check_on_raw_quotes():
+    graph = _repo().asset_graph
+    names = {k.name for k in graph.asset_check_keys if k.asset_key == dg.AssetKey("raw_quotes")}
+    assert {"high_non_negative", "trade_date_not_null", "row_count_between_1_and_10000"} <= names
+    assert "partition_bar_present" in names and len(names) == 16
+
+
+def test_latest_trading_days_skips_weekends_and_holidays():
+    assert latest_trading_days(3, dt.date(2023, 11, 27)) == [
+        "2023-11-22",
+        "2023-11-24",
+        "2023-11-27",
+    ]
+    assert latest_trading_days(0) == []
+
+
+def test_schedule_requests_every_symbol_after_the_close_and_skips_holidays():
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2023, 11, 10, 17, 30, tzinfo=dt.UTC)
+    )
+    requests = market_quotes_after_close(ctx)
+    assert [r.partition_key for r in requests][:2] == ["2023-11-10|IBM", "2023-11-10|AAPL"]
+    assert len(requests) == 5
+    holiday = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2023, 11, 23, 17, 30, tzinfo=dt.UTC)
+    )
+    assert isinstance(market_quotes_after_close(holiday), dg.SkipReason)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_cli_backfill_of_one_partition(tmp_path: Path):
+    """`dagster asset materialize ... --partition '2023-11-10|IBM'` on the local defaults."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALPHAVANTAGE_", "FINANCE_", "DAGSTER_"))
+    }
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    env.update(
+        DAGSTER_HOME=str(home),
+        FINANCE_LAKE_ROOT=str(tmp_path / "lake"),
+        FINANCE_WAREHOUSE_PATH=str(tmp_path / "wh.duckdb"),
+        FINANCE_SYMBOLS="IBM,AAPL",
+        GX_ANALYTICS_ENABLED="false",
+    )
+    cmd = [
+        str(Path(sys.executable).parent / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "finance_platform.definitions",
+        "--select",
+        "raw_quotes*",
+        "--partition",
+        "2023-11-10|IBM",
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (tmp_path / "lake/raw/quotes/symbol=IBM/date=2023-11-10.json").exists()
+    assert (tmp_path / "lake/validation/quotes/symbol=IBM/date=2023-11-10.json").exists()
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
+    rows = con.execute("SELECT symbol, trade_date, source FROM market.daily_quotes").fetchall()
+    assert rows == [("IBM", dt.date(2023, 11, 10), "sandbox")]
