@@ -1,0 +1,165 @@
+"""Customer analytics end to end vs the CSV parse floor.
+
+    .venv/bin/python benchmarks/customers.py --customers 100000 [--months 12] [--engine pandas]
+
+1. generates one delivery (not timed as part of the pipeline) unless ``--lake`` already has one;
+2. floor: a child process parses both raw CSVs with ``pyarrow.csv.read_csv`` (type inference);
+3. pipeline: a child process runs ``customers_job`` (every asset and check of group
+   ``customers``) in-process on that lake.
+Each child reports its wall time and peak RSS (``ru_maxrss``). Engines other than
+pandas are passed as ``FINANCE_ENGINE`` (issue 4 adds Spark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FLOOR = r"""
+import glob, json, resource, sys, time
+import pyarrow.csv as pacsv
+lake = sys.argv[1]
+start = time.perf_counter()
+rows = 0
+for table in ("customer_base", "customer_behavior_assets"):
+    path = sorted(glob.glob(f"{lake}/raw/{table}/{table}_*.csv"))[-1]
+    rows += pacsv.read_csv(path).num_rows
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+PIPELINE = r"""
+import json, resource, sys, time
+start = time.perf_counter()
+import dagster as dg
+from finance_platform.definitions import defs
+job = defs.resolve_job_def("customers_job")
+ready = time.perf_counter()
+with dg.DagsterInstance.ephemeral() as instance:
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+end = time.perf_counter()
+steps = {}
+for event in result.all_events:
+    if event.event_type_value == "STEP_SUCCESS":
+        steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 2)
+checks = {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
+          for e in result.get_asset_check_evaluations()}
+print(json.dumps({"success": result.success, "seconds": end - start, "run_seconds": end - ready,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "steps": steps, "checks": checks}))
+"""
+
+
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants (the Spark JVM is one), from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total / 2**20
+
+
+def _child(code: str, args: list[str], env: dict[str, str]) -> dict:
+    # Peak of the whole process tree, sampled: ru_maxrss misses a JVM child (Spark engine).
+    with subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss_mb(proc.pid))
+            time.sleep(0.25)
+        stdout, stderr = proc.communicate()
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(stderr[-4000:])
+        raise SystemExit(f"child failed with exit code {proc.returncode}")
+    return {**json.loads(lines[-1]), "peak_tree_mb": peak}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--engine", default="pandas", choices=["pandas", "spark"], help="FINANCE_ENGINE for the run"
+    )
+    parser.add_argument("--lake", default=None, help="lake folder to use/keep (default: temp)")
+    parser.add_argument("--steps", action="store_true", help="print per-step seconds")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="customers-bench-") as tmp:
+        lake = Path(args.lake or tmp).resolve()
+        raw = lake / "raw"
+        if not list(raw.glob("customer_behavior_assets/*.csv")):
+            from finance_platform.sample_data import generate
+
+            started = time.perf_counter()
+            generate(raw, customers=args.customers, months=args.months, seed=args.seed)
+            print(
+                f"generated {args.customers:,} x {args.months} in "
+                f"{time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+        size = sum(p.stat().st_size for p in raw.rglob("*.csv")) / 1e6
+        env = {
+            **os.environ,
+            "FINANCE_LAKE_ROOT": str(lake),
+            "FINANCE_ENGINE": args.engine,
+            "GX_ANALYTICS_ENABLED": "false",
+            "DAGSTER_HOME": str(lake / ".dagster_home"),
+        }
+        (lake / ".dagster_home").mkdir(exist_ok=True)
+        floor = _child(FLOOR, [str(lake)], env)
+        run = _child(PIPELINE, [], env)
+        ratio = run["seconds"] / floor["seconds"]
+        print(
+            f"customers={args.customers:,} months={args.months} engine={args.engine} "
+            f"raw={size:,.0f} MB rows={floor['rows']:,}"
+        )
+        print(
+            f"parse floor (pyarrow read_csv): {floor['seconds']:.1f} s, "
+            f"peak {floor['peak_rss_mb']:,.0f} MB"
+        )
+        print(
+            f"pipeline end to end (import + customers_job): {run['seconds']:.1f} s "
+            f"(run {run['run_seconds']:.1f} s), peak {run['peak_rss_mb']:,.0f} MB "
+            f"(process tree incl. JVM: {run['peak_tree_mb']:,.0f} MB), success={run['success']}"
+        )
+        print(f"ratio to floor: {ratio:.2f}x (goal <= 3x); peak memory goal <= 8,192 MB")
+        failed = sorted(k for k, ok in run["checks"].items() if not ok)
+        print(
+            f"checks: {len(run['checks']) - len(failed)} passed, {len(failed)} failed: "
+            + ", ".join(failed)
+        )
+        if args.steps:
+            for step, seconds in sorted(run["steps"].items(), key=lambda kv: -kv[1])[:15]:
+                print(f"  {seconds:8.2f} s  {step}")
+    return 0 if run["success"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

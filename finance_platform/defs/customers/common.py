@@ -1,0 +1,208 @@
+"""Shared plumbing of the customer assets: lake paths, metadata, previews, charts, quality logs.
+
+Nothing here ever renders the ``name`` column: previews and schemas go through
+``without_pii`` first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from finance_platform.transforms.customers.rules import PII_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from finance_platform.resources.lake import LakeResource
+
+GROUP = "customers"
+OWNERS = ["team:data-platform"]
+
+PATHS = {
+    "cleaned_customer_base": "cleaned/customer_base",
+    "cleaned_customer_behavior": "cleaned/customer_behavior",
+    "customer_features": "features/customer_features",
+    "behavior_metrics": "features/behavior_metrics",
+    "customer_segments": "segments/customer_segments",
+    "segment_profiles": "segments/segment_profiles",
+    "product_recommendations": "recommendations/product_recommendations",
+    "marketing_targets": "recommendations/marketing_targets",
+}
+QUARANTINE = {
+    "cleaned_customer_base": "quarantine/customer_base",
+    "cleaned_customer_behavior": "quarantine/customer_behavior",
+}
+CLEANING_STATS = {
+    "cleaned_customer_base": "monitoring/cleaning_stats/customer_base.json",
+    "cleaned_customer_behavior": "monitoring/cleaning_stats/customer_behavior.json",
+}
+QUALITY_LOGS = "monitoring/quality_logs"
+
+
+def without_pii(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=[c for c in PII_COLUMNS if c in df.columns])
+
+
+def write_frame(lake: LakeResource, path: str, df: pd.DataFrame) -> str:
+    """Replace the table at ``path`` with ``df`` as one Parquet file.
+
+    Only categorical columns are dictionary-encoded: trying a dictionary on unique
+    ids and timestamps costs more time than it saves space.
+    """
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    dictionary = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    return lake.write_parquet(path, table, use_dictionary=dictionary or False)
+
+
+def table_schema(df: pd.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()]
+    )
+
+
+def markdown_preview(df: pd.DataFrame, rows: int = 5, max_cols: int = 12) -> str:
+    """A small Markdown table of the first rows, PII columns removed."""
+    head = without_pii(df).head(rows)
+    cols = list(head.columns)[:max_cols]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in head[cols].iterrows():
+        cells = []
+        for v in row.tolist():
+            text = f"{v:,.2f}" if isinstance(v, float) else str(v)
+            cells.append(text.replace("|", "/")[:40])
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def table_metadata(lake: LakeResource, path: str, df: pd.DataFrame, **extra: Any) -> dict:
+    meta: dict[str, Any] = {
+        "dagster/row_count": dg.MetadataValue.int(len(df)),
+        "dagster/column_schema": table_schema(df),
+        "preview": dg.MetadataValue.md(markdown_preview(df)),
+        "lake_path": dg.MetadataValue.text(path),
+        "uri": dg.MetadataValue.path(lake.uri(path)),
+    }
+    meta.update(extra)
+    return meta
+
+
+def previous_row_count(context: dg.AssetExecutionContext) -> int | None:
+    """Row count of this asset's last recorded materialization (before the current one)."""
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get("dagster/row_count")
+    return int(value.value) if value is not None else None
+
+
+def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict[str, Any]:
+    """Plain values of the latest materialization's metadata of asset ``key`` ({} if none)."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    if event is None or event.asset_materialization is None:
+        return {}
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
+def write_json(lake: LakeResource, path: str, payload: dict) -> None:
+    lake.write_bytes(path, json.dumps(payload, default=str, indent=1).encode())
+
+
+def read_json(lake: LakeResource, path: str) -> dict | None:
+    if not lake.exists(path):
+        return None
+    return json.loads(lake.read_bytes(path))
+
+
+def append_quality_log(
+    lake: LakeResource,
+    *,
+    run_id: str,
+    asset: str,
+    check: str,
+    passed: bool,
+    severity: str,
+    observed: dict[str, Any],
+    threshold: str = "",
+) -> str:
+    """One row per check evaluation: ``monitoring/quality_logs/date=<D>/<time>-<id>.parquet``.
+
+    Object stores cannot append, so each evaluation is its own small file in a
+    date-partitioned table; ``lake.read_table("monitoring/quality_logs")`` reads them all.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    now = dt.datetime.now(dt.UTC)
+    row = pa.table(
+        {
+            "evaluated_at": pa.array([now], pa.timestamp("us", tz="UTC")),
+            "run_id": [run_id],
+            "asset": [asset],
+            "check": [check],
+            "passed": [bool(passed)],
+            "severity": [severity],
+            "observed": [json.dumps(observed, default=str, sort_keys=True)],
+            "threshold": [threshold],
+        }
+    )
+    buffer = io.BytesIO()
+    pq.write_table(row, buffer)
+    path = f"{QUALITY_LOGS}/date={now:%Y-%m-%d}/{now:%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+    lake.write_bytes(path, buffer.getvalue())
+    return path
+
+
+def png_markdown(fig, title: str) -> str:
+    """A matplotlib figure as an inline base64 PNG in Markdown (closes the figure)."""
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f"**{title}**\n\n![{title}](data:image/png;base64,{encoded})"
+
+
+def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.bar(labels, values, color="#3b6ea5")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("customers")
+    ax.tick_params(axis="x", labelsize=8)
+    return png_markdown(fig, title)
+
+
+def histogram(values, title: str, xlabel: str, bins: int = 30, log: bool = False) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = np.asarray(values, dtype="float64")
+    data = data[np.isfinite(data)]
+    if log:
+        data = np.log10(np.clip(data, 1, None))
+        xlabel = f"log10({xlabel})"
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.hist(data, bins=bins, color="#a5563b")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("customers")
+    return png_markdown(fig, title)

@@ -1,0 +1,193 @@
+"""The customer group end to end on generated deliveries in a temporary lake."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pyarrow.csv as pacsv
+import pytest
+
+from finance_platform.defs.customers import defs as customer_defs
+from finance_platform.defs.customers.assets import ASSETS
+from finance_platform.defs.customers.checks import CHECKS
+from finance_platform.defs.customers.common import PATHS, QUALITY_LOGS, QUARANTINE
+from finance_platform.resources.lake import LakeResource
+from finance_platform.sample_data import generate
+
+pytestmark = pytest.mark.slow
+
+CLEANING = [
+    "raw_customer_base",
+    "raw_customer_behavior_assets",
+    "cleaned_customer_base",
+    "cleaned_customer_behavior",
+]
+
+
+def materialize(lake_root: Path, instance: dg.DagsterInstance, selection=None):
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        resources={"lake": LakeResource(root=str(lake_root))},
+        instance=instance,
+        selection=selection,
+        raise_on_error=False,
+    )
+
+
+def checks_by_name(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(delivered, lake):
+    with dg.instance_for_test() as instance:
+        result = materialize(delivered, instance)
+        # the 06:00 quality job re-evaluates the checks on what is stored, rebuilding nothing
+        quality = (
+            dg.Definitions.merge(customer_defs, dg.Definitions(resources={"lake": lake}))
+            .resolve_job_def("customers_quality_job")
+            .execute_in_process(instance=instance, raise_on_error=False)
+        )
+    assert result.success
+    assert quality.success and not quality.get_asset_materialization_events()
+    rechecked = checks_by_name(quality)
+    assert rechecked["cleaned_customer_behavior:reconciliation"].passed
+    assert len(rechecked) >= 20
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert built == {a.key.to_user_string() for a in ASSETS}
+    for path in PATHS.values():
+        assert lake.count_rows(path) > 0, path
+    checks = checks_by_name(result)
+    for name in (
+        "cleaned_customer_base:reconciliation",
+        "cleaned_customer_behavior:reconciliation",
+        "customer_segments:every_customer_in_one_segment",
+        "marketing_targets:targets_respect_rules",
+        "cleaned_customer_base:great_expectations_suite",
+        "cleaned_customer_behavior:balances_non_negative",
+    ):
+        assert checks[name].passed, name
+    # the generator's defects are caught
+    assert not checks["cleaned_customer_base:duplicates_removed"].passed
+    assert not checks["cleaned_customer_base:ages_out_of_range"].passed
+    assert not checks["cleaned_customer_behavior:missing_rate"].passed  # ~20% contact results
+    assert checks["cleaned_customer_behavior:missing_rate"].severity == dg.AssetCheckSeverity.WARN
+    reasons = lake.read_table(QUARANTINE["cleaned_customer_behavior"]).to_pandas()
+    assert {"negative_balance", "bad_date:last_app_login_time"} <= set(reasons["quarantine_reason"])
+
+    # the asset reads only each customer's last months; same answer as the whole history
+    from finance_platform.defs.customers.assets import BASE_FEATURE_COLUMNS
+    from finance_platform.transforms.customers.features import customer_features
+
+    full = customer_features(
+        lake.read_table(PATHS["cleaned_customer_base"], columns=BASE_FEATURE_COLUMNS).to_pandas(),
+        lake.read_table(PATHS["cleaned_customer_behavior"]).to_pandas(),
+    )
+    stored = lake.read_table(PATHS["customer_features"]).to_pandas()
+    pd.testing.assert_frame_equal(
+        stored.sort_values("customer_id").reset_index(drop=True),
+        full.sort_values("customer_id").reset_index(drop=True),
+        check_dtype=False,
+        check_categorical=False,
+    )
+
+    # every customer in exactly one segment; S001-S004 exist in the catalogue
+    segments = lake.read_table(PATHS["customer_segments"]).to_pandas()
+    assert segments["customer_id"].is_unique
+    assert len(segments) == lake.count_rows(PATHS["cleaned_customer_base"])
+    profiles = lake.read_table(PATHS["segment_profiles"]).to_pandas()
+    assert {"S001", "S002", "S003", "S004"} <= set(profiles["segment_id"])
+
+    # targets: the required columns, nobody in their cool period on the run date
+    targets = lake.read_table(PATHS["marketing_targets"]).to_pandas()
+    assert {
+        "customer_id",
+        "recommended_product",
+        "priority_score",
+        "expected_value",
+        "reason",
+    } <= set(targets.columns)
+    assert (targets["marketing_cool_period"] <= "2026-01-05").all()
+    assert targets["target_rank"].tolist() == list(range(1, len(targets) + 1))
+
+    # names never leave raw/cleaned storage: not in outputs, metadata or quality logs
+    raw_base = next((delivered / "raw" / "customer_base").glob("*.csv"))
+    names = set(pacsv.read_csv(raw_base).column("name").to_pylist())
+    for key in (
+        "customer_features",
+        "customer_segments",
+        "product_recommendations",
+        "marketing_targets",
+        "behavior_metrics",
+    ):
+        assert "name" not in lake.read_table(PATHS[key]).column_names
+    assert "name" not in lake.read_table(QUARANTINE["cleaned_customer_base"]).column_names
+    metadata_text = json.dumps(
+        [
+            {
+                k: str(v.value)
+                for k, v in e.step_materialization_data.materialization.metadata.items()
+            }
+            for e in result.get_asset_materialization_events()
+        ]
+        + [
+            {k: str(v.value) for k, v in e.metadata.items()}
+            for e in result.get_asset_check_evaluations()
+        ],
+        ensure_ascii=False,
+    )
+    assert not [n for n in names if n in metadata_text]
+    assert "data:image/png;base64," in metadata_text  # segment and score charts
+
+    logs = lake.read_table(QUALITY_LOGS).to_pandas()
+    ours = logs[logs["check"] != "freshness_check"]
+    assert len(ours) == len([c for c in checks if not c.endswith("freshness_check")]) + len(
+        [c for c in rechecked if not c.endswith("freshness_check")]
+    )
+    assert not [n for n in names if n in logs.to_json(force_ascii=False)]
+
+
+def test_row_count_drop_fails_and_blocks_downstream(delivered, lake):
+    with dg.instance_for_test() as instance:
+        assert materialize(delivered, instance, selection=CLEANING).success
+        generate(
+            delivered / "raw", customers=200, months=6, seed=12, delivery_date=dt.date(2026, 1, 6)
+        )
+        result = materialize(delivered, instance, selection=[*CLEANING, "customer_features"])
+    checks = checks_by_name(result)
+    drop = checks["cleaned_customer_base:row_count_drop"]
+    assert not drop.passed and drop.severity == dg.AssetCheckSeverity.ERROR
+    assert drop.metadata["drop"].value > 0.4
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "customer_features" not in built  # blocked by the failed blocking check
+
+
+def test_missing_required_column_fails_naming_it(delivered, lake):
+    path = next((delivered / "raw" / "customer_base").glob("*.csv"))
+    table = pacsv.read_csv(path).drop_columns(["lifecycle_stage"])
+    pacsv.write_csv(table, delivered / "raw" / "customer_base" / "customer_base_20260107.csv")
+    with dg.instance_for_test() as instance:
+        result = materialize(delivered, instance, selection=["raw_customer_base"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "lifecycle_stage" in failure.event_specific_data.error.message
+
+
+def test_schema_drift_warns_and_extra_columns_stay_out_of_cleaned(delivered, lake):
+    path = next((delivered / "raw" / "customer_base").glob("*.csv"))
+    table = pacsv.read_csv(path)
+    table = table.append_column("create_time", table.column("open_account_date"))
+    pacsv.write_csv(table, delivered / "raw" / "customer_base" / "customer_base_20260107.csv")
+    with dg.instance_for_test() as instance:
+        result = materialize(
+            delivered, instance, selection=["raw_customer_base", "cleaned_customer_base"]
+        )
+    assert result.success
+    drift = checks_by_name(result)["raw_customer_base:schema_drift"]
+    assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
+    assert drift.metadata["extra_columns"].value == ["create_time"]
+    assert "create_time" not in lake.read_table(PATHS["cleaned_customer_base"]).column_names

@@ -1,0 +1,182 @@
+"""Cleaning on hand-built frames: every raw row is cleaned, quarantined or a removed duplicate."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers.cleaning import (
+    CleaningConfig,
+    clean_customer_base,
+    clean_customer_behavior,
+    extra_columns,
+    missing_required_columns,
+)
+
+
+def base_row(cid: str, **overrides) -> dict:
+    row = {
+        "customer_id": cid,
+        "name": "张伟",
+        "age": "40",
+        "gender": "男",
+        "occupation": "律师",
+        "occupation_type": "专业人士",
+        "monthly_income": "30000.00",
+        "open_account_date": "2020-01-15",
+        "lifecycle_stage": "成熟客户",
+        "marriage_status": "已婚",
+        "city_level": "一线城市",
+        "branch_name": "招商银行上海分行外滩支行",
+    }
+    row.update(overrides)
+    return row
+
+
+def behavior_row(cid: str, month: str, **overrides) -> dict:
+    row = {
+        "id": f"{cid}{month}",
+        "customer_id": cid,
+        "total_assets": 300_000.0,
+        "deposit_balance": 200_000.0,
+        "financial_balance": 100_000.0,
+        "fund_balance": 0.0,
+        "insurance_balance": 0.0,
+        "asset_level": "50万以下",
+        "deposit_flag": 1,
+        "financial_flag": 1,
+        "fund_flag": 0,
+        "insurance_flag": 0,
+        "product_count": 2,
+        "financial_repurchase_count": 0,
+        "credit_card_monthly_expense": 5000.0,
+        "investment_monthly_count": 1,
+        "app_login_count": 10,
+        "app_financial_view_time": 30,
+        "app_product_compare_count": 1,
+        "last_app_login_time": f"{month}-10 08:00:00",
+        "last_contact_time": f"{month}-05 09:00:00",
+        "contact_result": "成功",
+        "marketing_cool_period": f"{month}-20",
+        "stat_month": month,
+    }
+    row.update(overrides)
+    return row
+
+
+def test_base_quarantines_bad_rows_with_reasons_and_accounts_for_every_row():
+    raw = pd.DataFrame(
+        [
+            base_row("a"),
+            base_row("a"),  # duplicate key: removed, counted
+            base_row("b", age="17"),  # below 18
+            base_row("c", age="101"),  # above 100
+            base_row("d", open_account_date="2020/01/15"),  # not the contract format
+            base_row("e", monthly_income="12,000"),  # not a number
+            base_row("", age="30"),  # empty key
+            base_row("f", age="100", marriage_status="离异"),  # valid; unknown label kept
+        ],
+        dtype="str",
+    )
+    result = clean_customer_base(raw)
+    assert result.cleaned["customer_id"].tolist() == ["a", "f"]
+    reasons = dict(
+        zip(
+            result.quarantine["customer_id"].fillna(""),
+            result.quarantine["quarantine_reason"],
+            strict=True,
+        )
+    )
+    assert reasons == {
+        "b": rules.REASON_AGE,
+        "c": rules.REASON_AGE,
+        "d": "bad_date:open_account_date",
+        "e": "bad_number:monthly_income",
+        "": rules.REASON_EMPTY_KEY,
+    }
+    assert result.duplicates_removed == 1
+    assert result.raw_rows == 8 == len(result.cleaned) + len(result.quarantine) + 1
+    assert "name" not in result.quarantine.columns  # PII never leaves the cleaned table
+    cleaned = result.cleaned.set_index("customer_id")
+    assert (
+        cleaned.loc["a", "gender_code"] == "male" and cleaned.loc["a", "lifecycle_code"] == "mature"
+    )
+    assert cleaned.loc["a", "marriage_status"] == "已婚"  # label kept
+    assert cleaned.loc["f", "marriage_code"] == "unknown"
+    assert cleaned["age"].dtype == "int64"
+    assert str(cleaned.loc["a", "open_account_date"].date()) == "2020-01-15"
+
+
+def test_age_range_is_configuration():
+    raw = pd.DataFrame([base_row("a", age="20"), base_row("b", age="70")], dtype="str")
+    result = clean_customer_base(raw, CleaningConfig(age_min=25, age_max=65))
+    assert result.cleaned["customer_id"].tolist() == []
+    assert result.reasons == {rules.REASON_AGE: 2}
+
+
+def test_missing_required_column_is_named():
+    raw = pd.DataFrame([base_row("a")]).drop(columns=["lifecycle_stage"])
+    with pytest.raises(KeyError, match="lifecycle_stage"):
+        clean_customer_base(raw)
+
+
+def test_schema_drift_helpers():
+    header = ["customer_id", "create_time", *rules.BASE_COLUMNS[1:6], "update_time"]
+    assert extra_columns(header, rules.BASE_COLUMNS) == ["create_time", "update_time"]
+    assert missing_required_columns(header, rules.BASE_COLUMNS) == list(rules.BASE_COLUMNS[6:])
+
+
+def test_behavior_rules_duplicates_negative_dates_and_contact_flag():
+    raw = pd.DataFrame(
+        [
+            behavior_row("a", "2025-05"),
+            behavior_row("a", "2025-06"),
+            behavior_row("a", "2025-06"),  # duplicate (customer_id, stat_month)
+            behavior_row("b", "2025-06", deposit_balance=-5.0),
+            behavior_row("c", "2025-06", last_app_login_time="2025/06/10 08:00"),
+            behavior_row("d", "2025-06", contact_result=None, last_contact_time=None),
+            behavior_row("e", "2025-06", contact_result=None),
+            behavior_row("f", "2025-13"),
+            behavior_row("g", "2025-06", last_contact_time="yesterday"),
+        ]
+    )
+    result = clean_customer_behavior(raw)
+    assert result.duplicates_removed == 1
+    got = dict(
+        zip(result.quarantine["customer_id"], result.quarantine["quarantine_reason"], strict=True)
+    )
+    assert got == {
+        "b": rules.REASON_NEGATIVE,
+        "c": "bad_date:last_app_login_time",
+        "f": "bad_date:stat_month",
+        "g": "bad_date:last_contact_time",
+    }
+    cleaned = result.cleaned.set_index(["customer_id", "stat_month"])
+    assert result.balanced and len(cleaned) == 4
+    # documented rule: empty result + no contact time = no_contact; empty result + time = unknown
+    assert cleaned.loc[("d", "2025-06"), "contact_result_code"] == rules.NO_CONTACT
+    assert cleaned.loc[("e", "2025-06"), "contact_result_code"] == rules.UNKNOWN
+    assert cleaned.loc[("a", "2025-06"), "contact_result_code"] == "success"
+    assert cleaned["contact_result_missing"].tolist() == [False, False, True, True]
+    assert cleaned.loc[("a", "2025-06"), "month_index"] == (2025 - 1970) * 12 + 5
+
+
+def test_text_numbers_that_do_not_parse_are_quarantined():
+    rows = [behavior_row("a", "2025-06"), behavior_row("b", "2025-06", app_login_count="ten")]
+    raw = pd.DataFrame(rows).astype("str")
+    result = clean_customer_behavior(raw)
+    assert result.cleaned["customer_id"].tolist() == ["a"]
+    assert result.quarantine["quarantine_reason"].tolist() == ["bad_number:app_login_count"]
+    assert result.cleaned["app_login_count"].dtype == "int64"
+
+
+def test_three_sigma_outliers_on_log_scale_are_quarantined():
+    rng = np.random.default_rng(0)
+    assets = np.exp(rng.normal(np.log(300_000), 0.3, 60)).round(2).tolist() + [5e9]
+    rows = [behavior_row(f"c{i}", "2025-06", total_assets=v) for i, v in enumerate(assets)]
+    result = clean_customer_behavior(pd.DataFrame(rows))
+    assert result.quarantine["customer_id"].tolist() == ["c60"]
+    assert result.quarantine["quarantine_reason"].tolist() == ["outlier_3sigma:total_assets"]
+    # a tighter sigma quarantines more: configuration, not a constant
+    tight = clean_customer_behavior(pd.DataFrame(rows[:-1]), CleaningConfig(sigma=1.0))
+    assert 5 < len(tight.quarantine) < 40
