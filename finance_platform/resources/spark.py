@@ -1,0 +1,571 @@
+"""Spark for the platform: a local session, and launchers for EMR Serverless and Glue via Pipes.
+
+``FINANCE_ENGINE`` picks the engine (``pandas`` default | ``spark`` |
+``emr-serverless`` | ``glue``). Every Spark engine runs the same entry point,
+``finance_platform.spark_jobs.run``; only how it is started differs:
+
+- ``spark``: a local subprocess (``local[*]``) through Dagster Pipes;
+- ``emr-serverless``: ``dagster_aws.pipes.PipesEMRServerlessClient``;
+- ``glue``: ``dagster_aws.pipes.PipesGlueClient`` (execution class FLEX by default).
+
+Remote parameters (application id, job name, role, script location, logs,
+Spark conf) come from ``SparkSettings`` (environment), never from literals.
+A remote job that fails, is cancelled, times out, or finishes without
+reporting its tables back through Pipes fails the Dagster step with the
+remote error message. PySpark and boto3 are imported lazily.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+from pydantic import Field
+
+from finance_platform.settings import Settings, SparkSettings, load_spark_settings
+from finance_platform.spark_jobs.registry import JOBS, SparkJobSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+ENTRY_POINT_SCRIPT = "run_job.py"  # uploaded by `make spark-package`, see deploy/spark.md
+PACKAGE_ZIP = "finance_platform.zip"
+SPARK_ENGINES = ("spark", "emr-serverless", "glue")
+
+
+def make_aws_client(service: str, region: str | None) -> Any:
+    """A boto3 client (the one seam tests replace with stubbed clients)."""
+    import boto3
+
+    return boto3.client(service, region_name=region)
+
+
+class SparkSessionResource(dg.ConfigurableResource):
+    """A local SparkSession (``local[*]``) with small-machine settings, started on first use."""
+
+    master: str = Field(default="local[*]", description="Spark master URL.")
+    driver_memory: str = Field(default="2g", description="Driver JVM heap (spark.driver.memory).")
+    shuffle_partitions: int = Field(default=4, description="spark.sql.shuffle.partitions.")
+    conf: dict[str, str] = Field(default_factory=dict, description="Extra spark.* settings.")
+
+    def get_session(self) -> SparkSession:
+        from finance_platform.spark_jobs.session import local_session
+
+        return local_session(
+            master=self.master,
+            driver_memory=self.driver_memory,
+            shuffle_partitions=self.shuffle_partitions,
+            conf=tuple(self.conf.items()),
+        )
+
+
+class RemoteSparkJobError(dg.Failure):
+    """A Spark job ended without producing its tables; carries the engine's own error text."""
+
+
+def _require(settings: SparkSettings, **named: str) -> None:
+    missing = [env for env, attr in named.items() if not getattr(settings, attr)]
+    if missing:
+        raise dg.Failure(
+            description=f"Spark engine not configured: set {', '.join(missing)} (deploy/spark.md)"
+        )
+
+
+def _s3_bucket_and_prefix(uri: str) -> tuple[str, str]:
+    rest = uri.removeprefix("s3://")
+    bucket, _, prefix = rest.partition("/")
+    return bucket, prefix
+
+
+# -- start parameters (pure functions: what the tests pin down) -------------------
+def emr_serverless_start_params(
+    settings: SparkSettings, job: str, run_id: str, client_token: str
+) -> dict[str, Any]:
+    """``StartJobRun`` parameters for EMR Serverless; Pipes adds its env vars and tags."""
+    _require(
+        settings,
+        FINANCE_EMR_APPLICATION_ID="emr_application_id",
+        FINANCE_EMR_EXECUTION_ROLE_ARN="emr_execution_role_arn",
+        FINANCE_SPARK_ARTIFACTS_URI="artifacts_uri",
+    )
+    submit = [f"--py-files {settings.artifacts_uri}/{PACKAGE_ZIP}"]
+    submit += [f"--conf {key}={value}" for key, value in settings.conf]
+    params: dict[str, Any] = {
+        "applicationId": settings.emr_application_id,
+        "executionRoleArn": settings.emr_execution_role_arn,
+        "name": f"finance_platform-{job}-{run_id[:8]}",
+        "clientToken": client_token,
+        "executionTimeoutMinutes": settings.timeout_minutes,
+        "jobDriver": {
+            "sparkSubmit": {
+                "entryPoint": f"{settings.artifacts_uri}/{ENTRY_POINT_SCRIPT}",
+                "entryPointArguments": ["--finance-job", job],
+                "sparkSubmitParameters": " ".join(submit),
+            }
+        },
+        "tags": {"finance_platform/job": job},
+    }
+    if settings.log_uri:
+        params["configurationOverrides"] = {
+            "monitoringConfiguration": {
+                "s3MonitoringConfiguration": {"logUri": f"{settings.log_uri}/emr-serverless/"}
+            }
+        }
+    return params
+
+
+def glue_start_params(settings: SparkSettings, job: str) -> dict[str, Any]:
+    """``StartJobRun`` parameters for Glue; Pipes adds its ``--dagster-pipes-*`` arguments."""
+    _require(
+        settings,
+        FINANCE_GLUE_JOB_NAME="glue_job_name",
+        FINANCE_SPARK_ARTIFACTS_URI="artifacts_uri",
+    )
+    arguments = {
+        "--finance-job": job,
+        "--extra-py-files": f"{settings.artifacts_uri}/{PACKAGE_ZIP}",
+    }
+    if settings.log_uri:
+        arguments["--enable-spark-ui"] = "true"
+        arguments["--spark-event-logs-path"] = f"{settings.log_uri}/glue/"
+    params: dict[str, Any] = {
+        "JobName": settings.glue_job_name,
+        "Arguments": arguments,
+        "ExecutionClass": settings.glue_execution_class,
+        "WorkerType": settings.glue_worker_type,
+        "NumberOfWorkers": settings.glue_number_of_workers,
+        "Timeout": settings.timeout_minutes,
+    }
+    return params
+
+
+# -- Pipes clients that never mistake silence or failure for success ---------------
+def _emr_client_class():
+    from dagster_aws.pipes import PipesEMRServerlessClient
+
+    class FinanceEMRServerlessClient(PipesEMRServerlessClient):
+        """Waits with a deadline and fails with EMR's own ``stateDetails``."""
+
+        def __init__(self, *args: Any, timeout_seconds: float, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.timeout_seconds = timeout_seconds
+
+        def _wait_for_completion(self, context, start_response):  # type: ignore[override]
+            app_id, run_id = start_response["applicationId"], start_response["jobRunId"]
+            deadline = time.monotonic() + self.timeout_seconds
+            while True:
+                response = self.client.get_job_run(applicationId=app_id, jobRunId=run_id)
+                run = response["jobRun"]
+                state = run["state"]
+                if state == "SUCCESS":
+                    context.log.info(f"EMR Serverless job run {run_id} succeeded")
+                    return response
+                if state in ("FAILED", "CANCELLED", "CANCELLING"):
+                    details = run.get("stateDetails") or "(no details from EMR Serverless)"
+                    raise RemoteSparkJobError(
+                        description=f"EMR Serverless job run {run_id} ended {state}: {details}",
+                        metadata={"job_run_id": run_id, "state": state, "remote_error": details},
+                    )
+                if time.monotonic() >= deadline:
+                    self._terminate(context, start_response)
+                    raise RemoteSparkJobError(
+                        description=(
+                            f"EMR Serverless job run {run_id} still {state} after "
+                            f"{self.timeout_seconds:.0f} s; cancelled it"
+                        ),
+                        metadata={"job_run_id": run_id, "state": state},
+                    )
+                time.sleep(self.poll_interval)
+
+        def _read_messages(self, context, session, response):  # type: ignore[override]
+            # Messages come through the S3 reader; CloudWatch wiring is not used.
+            return None
+
+    return FinanceEMRServerlessClient
+
+
+def _glue_client_class():
+    from dagster_aws.pipes import PipesGlueClient
+
+    class FinanceGlueClient(PipesGlueClient):
+        """Polls at a configurable interval with a deadline; fails with Glue's ``ErrorMessage``."""
+
+        def __init__(self, *args: Any, timeout_seconds: float, poll_interval: float, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.timeout_seconds = timeout_seconds
+            self.poll_interval = poll_interval
+
+        def _wait_for_job_run_completion(self, job_name: str, run_id: str):  # type: ignore[override]
+            deadline = time.monotonic() + self.timeout_seconds
+            while True:
+                response = self._client.get_job_run(JobName=job_name, RunId=run_id)
+                state = response["JobRun"]["JobRunState"]
+                if state == "SUCCEEDED":
+                    return response
+                if state in ("FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"):
+                    details = response["JobRun"].get("ErrorMessage") or "(no message from Glue)"
+                    raise RemoteSparkJobError(
+                        description=f"Glue job {job_name} run {run_id} ended {state}: {details}",
+                        metadata={"job_run_id": run_id, "state": state, "remote_error": details},
+                    )
+                if time.monotonic() >= deadline:
+                    self._client.batch_stop_job_run(JobName=job_name, JobRunIds=[run_id])
+                    raise RemoteSparkJobError(
+                        description=(
+                            f"Glue job {job_name} run {run_id} still {state} after "
+                            f"{self.timeout_seconds:.0f} s; stopped it"
+                        ),
+                        metadata={"job_run_id": run_id, "state": state},
+                    )
+                time.sleep(self.poll_interval)
+
+    return FinanceGlueClient
+
+
+def _last_error_line(stderr: str) -> str:
+    """The exception line of a Python traceback (what a user needs), without the noise."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "Exception" in line:
+            return line[:500]
+    return (lines[-1] if lines else "no output")[:500]
+
+
+def require_reported(
+    results: Sequence[Any], expected_keys: Sequence[dg.AssetKey], closed: bool, where: str
+) -> None:
+    """A job that finished without reporting every expected table does not count as success."""
+    reported = {r.asset_key for r in results if isinstance(r, dg.MaterializeResult)}
+    missing = [k.to_user_string() for k in expected_keys if k not in reported]
+    if missing or not closed:
+        raise RemoteSparkJobError(
+            description=(
+                f"{where} finished but never reported back through Dagster Pipes"
+                + (f" (no materialization for {', '.join(missing)})" if missing else "")
+                + "; not counting it as success"
+            ),
+            metadata={"missing": ", ".join(missing), "pipes_closed": closed},
+        )
+
+
+class SparkJobLauncher(dg.ConfigurableResource):
+    """Runs a Spark job from ``spark_jobs.registry`` on the configured engine, through Pipes.
+
+    ``run(context, tables=[...])`` builds the given tables (default: the
+    asset's own table name), writes them to the lake and returns the
+    ``MaterializeResult``s the job reported.
+    """
+
+    engine: str = Field(default="spark", description="spark | emr-serverless | glue")
+    lake_root: str = Field(description="Lake root the job reads and writes (folder or s3://).")
+    region: str | None = Field(default=None, description="AWS region for EMR / Glue / S3.")
+
+    def _client(self, service: str) -> Any:
+        return make_aws_client(service, self.region)
+
+    @property
+    def settings(self) -> SparkSettings:
+        return load_spark_settings()
+
+    def _pipes_io(self, settings: SparkSettings):
+        from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
+
+        _require(settings, FINANCE_PIPES_BUCKET="pipes_bucket")
+        s3 = self._client("s3")
+        injector = PipesS3ContextInjector(
+            bucket=settings.pipes_bucket, client=s3, key_prefix=settings.pipes_prefix
+        )
+        reader = PipesS3MessageReader(
+            bucket=settings.pipes_bucket, client=s3, interval=min(10.0, settings.poll_seconds)
+        )
+        return injector, reader
+
+    def run(
+        self,
+        context: dg.AssetExecutionContext,
+        *,
+        job: str | None = None,
+        tables: Sequence[str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[dg.MaterializeResult]:
+        """Run the Spark job for the selected assets; returns their reported materializations."""
+        keys = list(context.selected_asset_keys)
+        tables = list(tables or [k.path[-1] for k in keys])
+        spec = JOBS[job] if job else _job_for(tables)
+        asset_keys = {t: k.to_user_string() for t, k in zip(tables, keys, strict=False)}
+        settings = self.settings
+        extras = {
+            "lake_root": self.lake_root,
+            "tables": tables,
+            "asset_keys": asset_keys,
+            "params": dict(params or {}),
+            "spark_conf": [list(p) for p in settings.conf],
+        }
+        if self.engine == "spark":
+            return self._run_local(context, spec, extras, settings, keys)
+        if self.engine == "emr-serverless":
+            return self._run_emr(context, spec, extras, settings, keys)
+        if self.engine == "glue":
+            return self._run_glue(context, spec, extras, settings, keys)
+        raise dg.Failure(description=f"engine {self.engine!r} is not a Spark engine")
+
+    def _run_local(self, context, spec, extras, settings, keys):
+        from dagster._core.pipes.utils import (
+            PipesTempFileContextInjector,
+            PipesTempFileMessageReader,
+        )
+
+        extras = {
+            **extras,
+            "spark_mode": "local",
+            "master": settings.master,
+            "driver_memory": settings.driver_memory,
+            "shuffle_partitions": settings.shuffle_partitions,
+        }
+        command = [sys.executable, "-m", "finance_platform.spark_jobs.run", spec.name]
+        with dg.open_pipes_session(
+            context=context,
+            context_injector=PipesTempFileContextInjector(),
+            message_reader=PipesTempFileMessageReader(),
+            extras=extras,
+        ) as session:
+            env = {**os.environ, **session.get_bootstrap_env_vars()}
+            proc = subprocess.run(  # noqa: S603 - our own interpreter and module
+                command, env=env, capture_output=True, text=True, check=False
+            )
+            for line in proc.stdout.splitlines()[-20:]:
+                context.log.debug(line)
+            if proc.returncode != 0:
+                raise RemoteSparkJobError(
+                    description=(
+                        f"local Spark job {spec.name} exited with code {proc.returncode}: "
+                        f"{_last_error_line(proc.stderr)}"
+                    ),
+                    metadata={"exit_code": proc.returncode},
+                )
+        results = list(session.get_results(implicit_materializations=False))
+        require_reported(
+            results, keys, session.message_handler.received_closed_message, f"job {spec.name}"
+        )
+        return results
+
+    def _run_emr(self, context, spec, extras, settings, keys):
+        params = emr_serverless_start_params(
+            settings,
+            spec.name,
+            context.run_id,
+            client_token=f"{context.run_id}-{spec.name}"[:64],
+        )
+        injector, reader = self._pipes_io(settings)
+        client = _emr_client_class()(
+            client=self._client("emr-serverless"),
+            context_injector=injector,
+            message_reader=reader,
+            poll_interval=settings.poll_seconds,
+            timeout_seconds=settings.timeout_minutes * 60,
+        )
+        invocation = client.run(context=context, start_job_run_params=params, extras=extras)
+        return self._checked(invocation, keys, f"EMR Serverless job {spec.name}")
+
+    def _run_glue(self, context, spec, extras, settings, keys):
+        params = glue_start_params(settings, spec.name)
+        injector, reader = self._pipes_io(settings)
+        client = _glue_client_class()(
+            client=self._client("glue"),
+            context_injector=injector,
+            message_reader=reader,
+            poll_interval=settings.poll_seconds,
+            timeout_seconds=settings.timeout_minutes * 60,
+        )
+        invocation = client.run(context=context, start_job_run_params=params, extras=extras)
+        return self._checked(invocation, keys, f"Glue job {spec.name}")
+
+    @staticmethod
+    def _checked(invocation, keys, where: str) -> list[dg.MaterializeResult]:
+        session = invocation._session  # noqa: SLF001 - the closed flag lives only here
+        results = list(invocation.get_results(implicit_materializations=False))
+        require_reported(results, keys, session.message_handler.received_closed_message, where)
+        return results
+
+
+def _job_for(tables: Sequence[str]) -> SparkJobSpec:
+    from finance_platform.spark_jobs.registry import job_for_table
+
+    specs = {job_for_table(t).name for t in tables}
+    if len(specs) != 1:
+        raise dg.Failure(description=f"tables {list(tables)} are built by different jobs {specs}")
+    return JOBS[specs.pop()]
+
+
+def engine_name() -> str:
+    """The configured engine (``FINANCE_ENGINE``), read at run time."""
+    from finance_platform.settings import load_settings
+
+    return load_settings().engine
+
+
+def uses_spark(engine: str | None = None) -> bool:
+    return (engine or engine_name()) in SPARK_ENGINES
+
+
+def spark_resources(settings: Settings) -> dict[str, Any]:
+    """``spark`` (local session) and ``spark_launcher`` (the configured Spark engine).
+
+    With ``FINANCE_ENGINE=pandas`` the launcher is still defined (local Spark)
+    so assets can declare it; it is only used when the engine is a Spark one.
+    """
+    spark = load_spark_settings()
+    engine = settings.engine if settings.engine in SPARK_ENGINES else "spark"
+    return {
+        "spark": SparkSessionResource(
+            master=spark.master,
+            driver_memory=spark.driver_memory,
+            shuffle_partitions=spark.shuffle_partitions,
+            conf=dict(spark.conf),
+        ),
+        "spark_launcher": SparkJobLauncher(
+            engine=engine,
+            lake_root=settings.lake_root,
+            region=None if settings.is_local else settings.aws_region,
+        ),
+    }
+
+
+# -- engine dispatch for the customers assets ----------------------------------------------
+def spark_engine(context: dg.AssetExecutionContext, table: str, pandas_fn, **params: Any):
+    """``pandas_fn`` itself on the pandas engine; the same step on the configured Spark engine.
+
+    The returned callable takes and returns what ``pandas_fn`` does (pandas in,
+    pandas out; ``CleanResult`` for cleaning), so an asset changes one line and
+    keeps its key, its lake path and its metadata:
+
+        features = spark_engine(context, "customer_features", build)(base, behavior)
+
+    - ``spark``: the Spark transforms run in this process on a local session
+      (``local[*]``), fed with the pandas inputs in their row order (file order
+      decides duplicates and the order of compensated sums, as in pandas).
+    - ``emr-serverless`` / ``glue``: the job runs remotely on the lake through
+      Pipes (``spark_jobs.run``), and the table it wrote is read back, so the
+      asset's own write and metadata stay the same. Cleaning needs
+      ``delivery=<lake path of the CSV>``.
+    """
+    engine = engine_name()
+    if engine == "pandas":
+        return pandas_fn
+    if engine == "spark":
+        return _in_process(context, table, params)
+    return _remote(context, table, params)
+
+
+def _job_params(table: str, params: dict[str, Any], args: tuple, kwargs: dict) -> dict[str, Any]:
+    """The registry job's parameters for one asset's step, from the pandas call's arguments."""
+    from finance_platform.transforms.customers.cleaning import CleaningConfig
+
+    if table in ("cleaned_customer_base", "cleaned_customer_behavior"):
+        cfg = (args[1] if len(args) > 1 else kwargs.get("config")) or CleaningConfig()
+        raw_table = (
+            "customer_base" if table == "cleaned_customer_base" else "customer_behavior_assets"
+        )
+        if "delivery" not in params:
+            raise dg.Failure(description=f"{table}: spark_engine(..., delivery=<csv path>) needed")
+        return {
+            "deliveries": {raw_table: params["delivery"]},
+            "age_min": cfg.age_min,
+            "age_max": cfg.age_max,
+            "sigma": cfg.sigma,
+        }
+    if table == "segment_profiles":
+        return {"profiles_only": True}
+    if table == "marketing_targets":
+        run_date = args[3] if len(args) > 3 else kwargs["run_date"]
+        return {"targets_only": True, "run_date": run_date.isoformat()}
+    return {}
+
+
+def _clean_result(table: str, spec: SparkJobSpec, cleaned, quarantine, stats: dict[str, Any]):
+    from finance_platform.transforms.customers.cleaning import CleanResult
+
+    return CleanResult(
+        cleaned=cleaned,
+        quarantine=quarantine,
+        raw_rows=int(stats["raw_rows"]),
+        duplicates_removed=int(stats["duplicates_removed"]),
+        reasons=dict(stats["quarantine_reasons"]),
+    )
+
+
+def _in_process(context, table: str, params: dict[str, Any]):
+    """The registry job's body in this process on a local session, reading the lake.
+
+    Same job code as EMR / Glue (so the same tables); no subprocess or JVM per
+    step, one local session for the whole run; only the step's own output
+    crosses back into pandas (Arrow), for the asset to write and describe.
+    """
+    from finance_platform.settings import load_settings
+    from finance_platform.spark_jobs.registry import job_for_table
+    from finance_platform.spark_jobs.run import LakePaths, load_runner, writable
+
+    spec = job_for_table(table)
+
+    def run(*args, **kwargs):
+        s = load_spark_settings()
+        spark = SparkSessionResource(
+            master=s.master,
+            driver_memory=s.driver_memory,
+            shuffle_partitions=s.shuffle_partitions,
+            conf=dict(s.conf),
+        ).get_session()
+        context.log.info(f"{table}: running on local Spark {spark.version} (FINANCE_ENGINE=spark)")
+        lake = LakePaths(_lake_uri(load_settings().lake_root))
+        frames = dict(load_runner(spec)(spark, lake, _job_params(table, params, args, kwargs)))
+        stats = frames.pop("__metadata__", {})
+
+        def out(name: str):
+            return writable(frames[name]).toPandas()
+
+        try:
+            if spec.name == "customers_cleaning":
+                (companion,) = spec.companions[table]
+                return _clean_result(table, spec, out(table), out(companion), stats[table])
+            return out(table)
+        finally:
+            spark.catalog.clearCache()  # the step's cached inputs; the next step reads the lake
+
+    return run
+
+
+def _lake_uri(root: str) -> str:
+    from finance_platform.resources.lake import LakeResource
+
+    return LakeResource(root=root).uri("")
+
+
+def _remote(context, table: str, params: dict[str, Any]):
+    from finance_platform.resources.lake import LakeResource
+    from finance_platform.settings import load_settings
+    from finance_platform.spark_jobs.registry import job_for_table
+
+    settings = load_settings()
+    launcher = spark_resources(settings)["spark_launcher"]
+    lake = LakeResource(root=settings.lake_root, region=settings.aws_region)
+    spec = job_for_table(table)
+
+    def run(*args, **kwargs):
+        context.log.info(f"{table}: running on {launcher.engine} (job {spec.name})")
+        job_params = _job_params(table, params, args, kwargs)
+        (result,) = launcher.run(context, job=spec.name, tables=[table], params=job_params)
+        job_meta = (result.metadata or {}).get("job_metadata")
+        stats = getattr(job_meta, "value", job_meta) or {}
+        cleaned = lake.read_table(spec.outputs[table]).to_pandas()
+        if spec.name == "customers_cleaning":
+            (companion,) = spec.companions[table]
+            quarantine = lake.read_table(spec.outputs[companion]).to_pandas()
+            return _clean_result(table, spec, cleaned, quarantine, stats)
+        return cleaned
+
+    return run

@@ -1,0 +1,187 @@
+"""Spark job bodies: read the lake tables a job needs, call the Spark transforms, return tables.
+
+Each function takes ``(spark, lake, params)`` and returns ``{table: DataFrame}``
+(lazy; ``run`` writes only the tables the orchestrator asked for). The
+business logic lives in ``finance_platform.transforms.spark`` and reuses the
+pandas engine's rule constants.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from finance_platform.spark_jobs.run import LakePaths
+
+# Hive partition columns per table (same layout as the pandas engine writes).
+PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "curated_quotes": ("symbol", "trade_date"),
+}
+
+# Natural keys per table: the job reports duplicate / null key counts on them.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "curated_quotes": ("symbol", "trade_date"),
+    "cleaned_customer_base": ("customer_id",),
+    "customer_features": ("customer_id",),
+    "customer_segments": ("customer_id",),
+    "segment_profiles": ("segment_id",),
+    "product_recommendations": ("customer_id", "product"),
+    "marketing_targets": ("customer_id",),
+}
+
+
+def _not_ready(name: str) -> dict[str, DataFrame]:
+    raise NotImplementedError(f"the Spark port of {name} is not available yet")
+
+
+def curated_quotes(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
+    """``raw/quotes/symbol=<S>/date=<D>.json`` -> ``curated/quotes`` (partitions in ``params``).
+
+    ``params``: ``source`` (lineage label), ``ingested_at`` (ISO timestamp),
+    optional ``symbols`` and ``dates`` to limit the partitions rebuilt.
+    """
+    import datetime as dt
+
+    from pyspark.sql import functions as F
+
+    from finance_platform.transforms.spark.quotes import (
+        curate_replies,
+        parse_replies,
+        unparseable_bars,
+    )
+
+    raw = spark.read.text(lake.uri("raw/quotes"), wholetext=True, recursiveFileLookup=True)
+    path = F.col("_metadata.file_path")
+    replies = raw.select(
+        F.regexp_extract(path, r"symbol=([^/]+)/", 1).alias("symbol"),
+        F.regexp_extract(path, r"date=(\d{4}-\d{2}-\d{2})\.json$", 1).alias("trade_date"),
+        F.col("value").alias("body"),
+    ).where(F.col("trade_date") != "")
+    if params.get("symbols"):
+        replies = replies.where(F.col("symbol").isin(list(params["symbols"])))
+    if params.get("dates"):
+        replies = replies.where(F.col("trade_date").isin(list(params["dates"])))
+    bad = unparseable_bars(parse_replies(replies)).select("symbol", "bar_date").limit(5).collect()
+    if bad:
+        raise ValueError(f"replies with bars that are not numbers: {[tuple(r) for r in bad]}")
+    ingested = params.get("ingested_at")
+    moment = dt.datetime.fromisoformat(ingested) if ingested else dt.datetime.now(dt.UTC)
+    source = params.get("source", "alpha_vantage")
+    return {"curated_quotes": curate_replies(replies, source, moment)}
+
+
+CUSTOMER_PATHS = {
+    "cleaned_customer_base": "cleaned/customer_base",
+    "cleaned_customer_behavior": "cleaned/customer_behavior",
+    "customer_features": "features/customer_features",
+    "behavior_metrics": "features/behavior_metrics",
+    "customer_segments": "segments/customer_segments",
+    "segment_profiles": "segments/segment_profiles",
+    "product_recommendations": "recommendations/product_recommendations",
+    "marketing_targets": "recommendations/marketing_targets",
+}
+
+
+def _read(spark: SparkSession, lake: LakePaths, table: str) -> DataFrame:
+    return spark.read.parquet(lake.uri(CUSTOMER_PATHS[table]))
+
+
+def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
+    """Raw deliveries -> cleaned tables + quarantine; accounting reported as metadata.
+
+    ``params``: ``deliveries`` ({table: lake-relative CSV path}), ``age_min``,
+    ``age_max``, ``sigma``, optional ``delivery_names`` for the quarantine's ``delivery`` column.
+    """
+    from pyspark.sql import functions as F
+
+    from finance_platform.transforms.customers import rules
+    from finance_platform.transforms.spark import cleaning
+
+    deliveries = params["deliveries"]
+    out: dict[str, Any] = {"__metadata__": {}}
+    sides = (
+        ("cleaned_customer_base", "customer_base", rules.BASE_COLUMNS),
+        ("cleaned_customer_behavior", "customer_behavior_assets", rules.BEHAVIOR_COLUMNS),
+    )
+    for table, raw_table, columns in sides:
+        if raw_table not in deliveries:
+            continue
+        raw = cleaning.read_raw_csv(spark, lake.uri(deliveries[raw_table]), columns)
+        if table == "cleaned_customer_base":
+            result = cleaning.clean_customer_base(
+                raw,
+                age_min=int(params.get("age_min", rules.AGE_MIN)),
+                age_max=int(params.get("age_max", rules.AGE_MAX)),
+                sigma=float(params.get("sigma", rules.OUTLIER_SIGMA)),
+            )
+        else:
+            result = cleaning.clean_customer_behavior(
+                raw, sigma=float(params.get("sigma", rules.OUTLIER_SIGMA))
+            )
+        delivery = deliveries[raw_table].rsplit("/", 1)[-1]
+        out[table] = result.cleaned
+        out[QUARANTINE_OF[table]] = result.quarantine.withColumn("delivery", F.lit(delivery))
+        out["__metadata__"][table] = {
+            "raw_rows": result.raw_rows,
+            "duplicates_removed": result.duplicates_removed,
+            "quarantine_reasons": result.reasons,
+        }
+    return out
+
+
+QUARANTINE_OF = {
+    "cleaned_customer_base": "quarantine_customer_base",
+    "cleaned_customer_behavior": "quarantine_customer_behavior",
+}
+
+
+def customer_features(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
+    from finance_platform.transforms.spark import customers as sp
+
+    behavior = _read(spark, lake, "cleaned_customer_behavior")
+    return {
+        "customer_features": sp.customer_features(
+            _read(spark, lake, "cleaned_customer_base"), behavior
+        ),
+        "behavior_metrics": sp.behavior_metrics(behavior),
+    }
+
+
+def customer_segments(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
+    from finance_platform.transforms.spark import customers as sp
+
+    features = _read(spark, lake, "customer_features")
+    # profiles sum in the features table's row order, as the pandas engine does
+    from pyspark.sql import functions as F
+
+    features = features.withColumn(sp.ROW, F.monotonically_increasing_id())
+    segments = sp.assign_segments(features)
+    return {
+        "customer_segments": segments,
+        "segment_profiles": sp.segment_profiles(
+            _read(spark, lake, "customer_segments") if params.get("profiles_only") else segments,
+            features,
+        ),
+    }
+
+
+def marketing_targets(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
+    import datetime as dt
+
+    from finance_platform.transforms.spark import customers as sp
+
+    features = _read(spark, lake, "customer_features")
+    segments = _read(spark, lake, "customer_segments")
+    recs = sp.product_recommendations(features, segments)
+    run_date = dt.date.fromisoformat(
+        params.get("run_date") or dt.datetime.now(dt.UTC).date().isoformat()
+    )
+    targets_from = (
+        _read(spark, lake, "product_recommendations") if params.get("targets_only") else recs
+    )
+    return {
+        "product_recommendations": recs,
+        "marketing_targets": sp.marketing_targets(targets_from, features, segments, run_date),
+    }

@@ -1,0 +1,288 @@
+"""Spark version of ``transforms.customers.cleaning``: typed, de-duplicated, coded, quarantined.
+
+Same rule order as the pandas engine (first failing rule names the reason):
+empty key, duplicate key (first occurrence in file order kept; ``_row`` carries
+the file order), bad number, bad date, domain rules, then 3-sigma outliers on
+log1p over the rows that passed everything else (population std). Raw input is
+all strings, as read from the CSV; codes come from the same label maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from finance_platform.transforms.customers import rules
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+ROW = "_row"
+REASON = "quarantine_reason"
+_DUP = "_duplicate"
+# strftime -> Spark datetime patterns for the contract's formats
+_PATTERNS = {
+    rules.DATE_FORMAT: "yyyy-MM-dd",
+    rules.DATETIME_FORMAT: "yyyy-MM-dd HH:mm:ss",
+    rules.MONTH_FORMAT: "yyyy-MM",
+}
+
+
+@dataclass
+class SparkCleanResult:
+    cleaned: DataFrame
+    quarantine: DataFrame
+    raw_rows: int
+    duplicates_removed: int
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return (
+            self.raw_rows
+            == self.cleaned.count() + self.quarantine.count() + self.duplicates_removed
+        )
+
+
+def _F():
+    from pyspark.sql import functions as F
+
+    return F
+
+
+def read_raw_csv(spark: SparkSession, uri: str, columns: tuple[str, ...]) -> DataFrame:
+    """The contract columns of a delivery, all as strings, plus ``_row`` (file order)."""
+    F = _F()
+    frame = spark.read.option("header", True).option("inferSchema", False).csv(uri)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"{uri} is missing required column(s): {', '.join(missing)}")
+    return frame.select(*[F.col(c).cast("string") for c in columns]).withColumn(
+        ROW, F.monotonically_increasing_id()
+    )
+
+
+def _empty(col: Column) -> Column:
+    F = _F()
+    return col.isNull() | (F.trim(col.cast("string")) == "")
+
+
+def _number(col: Column) -> Column:
+    """The value as a double (null when it does not parse), pandas ``to_numeric``-like."""
+    F = _F()
+    return F.trim(col.cast("string")).try_cast("double")
+
+
+def _bad_number(parsed: Column, integer: bool) -> Column:
+    """Missing / unparseable (and for integer columns: non-finite or fractional)."""
+    F = _F()
+    bad = parsed.isNull() | F.isnan(parsed)
+    if integer:
+        infinite = F.abs(parsed) == F.lit(float("inf"))
+        bad = bad | infinite | (F.coalesce(parsed, F.lit(0.0)) % 1 != 0)
+    return F.coalesce(bad, F.lit(True))
+
+
+def _timestamp(col: Column, fmt: str) -> Column:
+    F = _F()
+    return F.try_to_timestamp(col.cast("string"), F.lit(_PATTERNS[fmt]))
+
+
+def _codes(col: Column, mapping: dict[str, str]) -> Column:
+    F = _F()
+    out = None
+    for label, code in mapping.items():
+        out = (F.when if out is None else out.when)(col == F.lit(label), F.lit(code))
+    return out.otherwise(F.lit(rules.UNKNOWN))
+
+
+class _Reasons:
+    """The first failing rule per row, as a nullable string column built in rule order."""
+
+    def __init__(self) -> None:
+        self.rules: list[tuple[Column, str]] = []
+
+    def flag(self, condition: Column, label: str) -> None:
+        self.rules.append((condition, label))
+
+    def column(self) -> Column:
+        F = _F()
+        out = None
+        for condition, label in self.rules:
+            out = (F.when if out is None else out.when)(
+                F.coalesce(condition, F.lit(False)), F.lit(label)
+            )
+        return out.otherwise(F.lit(None).cast("string"))
+
+
+def _duplicates(df: DataFrame, keys: list[Column]) -> Column:
+    from pyspark.sql import Window
+
+    F = _F()
+    first = Window.partitionBy(*keys).orderBy(ROW)
+    return F.row_number().over(first) > 1
+
+
+def _outlier_flags(
+    df: DataFrame, columns: tuple[str, ...], sigma: float
+) -> tuple[DataFrame, list[tuple[Column, str]]]:
+    """|z| > sigma on log1p(clip(x, 0)); mean / population std over rows still clean."""
+    F = _F()
+    flags = []
+    for col in columns:
+        x = F.log1p(F.greatest(F.col(f"_typed_{col}"), F.lit(0.0)))
+        df = df.withColumn(f"_log_{col}", x)
+        clean = F.col(REASON).isNull() & ~F.col(_DUP)
+        stats = df.agg(
+            F.count(F.when(clean, F.lit(1))).alias("n"),
+            F.avg(F.when(clean, F.col(f"_log_{col}"))).alias("mean"),
+            F.stddev_pop(F.when(clean, F.col(f"_log_{col}"))).alias("std"),
+        ).first()
+        if stats["n"] < 2 or stats["std"] is None or stats["std"] == 0:
+            continue
+        flag = F.abs(F.col(f"_log_{col}") - F.lit(stats["mean"])) > F.lit(sigma * stats["std"])
+        flags.append((flag, f"{rules.REASON_OUTLIER}:{col}"))
+    return df, flags
+
+
+def _finish(
+    df: DataFrame, raw_columns: tuple[str, ...], typed: dict[str, Column]
+) -> tuple[DataFrame, DataFrame, int, int, dict[str, int]]:
+    F = _F()
+    counts = {
+        row[REASON]: int(row["n"])
+        for row in df.where(~F.col(_DUP))
+        .groupBy(REASON)
+        .agg(F.count(F.lit(1)).alias("n"))
+        .collect()
+    }
+    duplicates = int(df.where(F.col(_DUP)).count())
+    raw_rows = sum(counts.values()) + duplicates
+    cleaned = df.where(~F.col(_DUP) & F.col(REASON).isNull())
+    cleaned = cleaned.select(
+        *[typed.get(c, F.col(c)).alias(c) for c in raw_columns],
+        *[typed[c].alias(c) for c in typed if c not in raw_columns],
+        ROW,  # internal: file order, for order-sensitive sums downstream; never written
+    )
+    quarantine = df.where(~F.col(_DUP) & F.col(REASON).isNotNull()).select(
+        *[c for c in raw_columns if c not in rules.PII_COLUMNS], REASON
+    )
+    reasons = {k: v for k, v in counts.items() if k is not None}
+    return cleaned, quarantine, raw_rows, duplicates, reasons
+
+
+def clean_customer_base(
+    raw: DataFrame,
+    age_min: int = rules.AGE_MIN,
+    age_max: int = rules.AGE_MAX,
+    sigma: float = rules.OUTLIER_SIGMA,
+) -> SparkCleanResult:
+    """Typed, de-duplicated customer profiles with English codes; bad rows quarantined."""
+    F = _F()
+    reasons = _Reasons()
+    reasons.flag(_empty(F.col("customer_id")), rules.REASON_EMPTY_KEY)
+    df = raw.withColumn(
+        _DUP, _duplicates(raw, [F.col("customer_id")]) & ~_empty(F.col("customer_id"))
+    )
+    for col in (*rules.BASE_INT_COLUMNS, *rules.BASE_FLOAT_COLUMNS):
+        df = df.withColumn(f"_typed_{col}", _number(F.col(col)))
+    for col in rules.BASE_DATE_COLUMNS:
+        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
+    # Parse once: later rules (and several actions) reference the typed columns, and
+    # without the cache Spark inlines every parse into one huge, slowly interpreted CASE.
+    df = df.cache()
+    for col in (*rules.BASE_INT_COLUMNS, *rules.BASE_FLOAT_COLUMNS):
+        bad = _bad_number(F.col(f"_typed_{col}"), integer=col in rules.BASE_INT_COLUMNS)
+        reasons.flag(bad, f"{rules.REASON_BAD_NUMBER}:{col}")
+    for col in rules.BASE_DATE_COLUMNS:
+        reasons.flag(F.col(f"_typed_{col}").isNull(), f"{rules.REASON_BAD_DATE}:{col}")
+    age = F.col("_typed_age")
+    reasons.flag((age < age_min) | (age > age_max), rules.REASON_AGE)
+    reasons.flag(F.col("_typed_monthly_income") < 0, rules.REASON_NEGATIVE)
+    df = df.withColumn(REASON, reasons.column())
+    df, outliers = _outlier_flags(df, rules.BASE_OUTLIER_COLUMNS, sigma)
+    for condition, label in outliers:
+        reasons.flag(condition, label)
+    df = df.withColumn(REASON, reasons.column())
+    occupation = {label: code for label, (code, _) in rules.OCCUPATION.items()}
+    typed = {
+        "age": F.col("_typed_age").cast("long"),
+        "monthly_income": F.col("_typed_monthly_income"),
+        "open_account_date": F.col("_typed_open_account_date"),
+        "occupation_code": _codes(F.col("occupation"), occupation),
+        **{code: _codes(F.col(raw_col), mapping) for raw_col, code, mapping in rules.BASE_LABELS},
+    }
+    cleaned, quarantine, n, dups, counts = _finish(df, rules.BASE_COLUMNS, typed)
+    return SparkCleanResult(cleaned, quarantine, n, dups, counts)
+
+
+def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) -> SparkCleanResult:
+    """Typed monthly snapshots (full history), one row per (customer_id, stat_month)."""
+    F = _F()
+    reasons = _Reasons()
+    empty_key = _empty(F.col("customer_id")) | _empty(F.col("stat_month"))
+    reasons.flag(empty_key, rules.REASON_EMPTY_KEY)
+    month = _timestamp(F.col("stat_month"), rules.MONTH_FORMAT)
+    month_index = (F.year(month) - 1970) * 12 + F.month(month) - 1
+    df = raw.withColumn("_typed_month_index", month_index.cast("long"))
+    df = df.withColumn(
+        _DUP,
+        _duplicates(df, [F.col("customer_id"), F.coalesce(F.col("_typed_month_index"), F.lit(-1))])
+        & ~empty_key,
+    )
+    reasons.flag(F.col("_typed_month_index").isNull(), f"{rules.REASON_BAD_DATE}:stat_month")
+    numbers = (*rules.BEHAVIOR_FLOAT_COLUMNS, *rules.BEHAVIOR_INT_COLUMNS)
+    for col in numbers:
+        df = df.withColumn(f"_typed_{col}", _number(F.col(col)))
+    for col in (*rules.BEHAVIOR_DATETIME_COLUMNS, *rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS):
+        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATETIME_FORMAT))
+    for col in rules.BEHAVIOR_DATE_COLUMNS:
+        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
+    df = df.cache()  # parse once (see clean_customer_base)
+    for col in numbers:
+        bad = _bad_number(F.col(f"_typed_{col}"), integer=col in rules.BEHAVIOR_INT_COLUMNS)
+        reasons.flag(bad, f"{rules.REASON_BAD_NUMBER}:{col}")
+    for col in rules.BEHAVIOR_DATETIME_COLUMNS:
+        reasons.flag(F.col(f"_typed_{col}").isNull(), f"{rules.REASON_BAD_DATE}:{col}")
+    for col in rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS:
+        reasons.flag(
+            F.col(f"_typed_{col}").isNull() & ~_empty(F.col(col)),
+            f"{rules.REASON_BAD_DATE}:{col}",
+        )
+    for col in rules.BEHAVIOR_DATE_COLUMNS:
+        reasons.flag(F.col(f"_typed_{col}").isNull(), f"{rules.REASON_BAD_DATE}:{col}")
+    negative = F.lit(False)
+    for col in (*rules.BALANCE_COLUMNS, "credit_card_monthly_expense"):
+        negative = negative | F.coalesce(F.col(f"_typed_{col}") < 0, F.lit(False))
+    reasons.flag(negative, rules.REASON_NEGATIVE)
+    df = df.withColumn(REASON, reasons.column())
+    df, outliers = _outlier_flags(df, rules.BEHAVIOR_OUTLIER_COLUMNS, sigma)
+    for condition, label in outliers:
+        reasons.flag(condition, label)
+    df = df.withColumn(REASON, reasons.column())
+
+    missing = _empty(F.col("contact_result"))
+    contact = F.when(
+        missing & F.col("_typed_last_contact_time").isNull(), F.lit(rules.NO_CONTACT)
+    ).otherwise(_codes(F.col("contact_result"), rules.CONTACT_RESULT))
+    typed = {
+        **{c: F.col(f"_typed_{c}") for c in rules.BEHAVIOR_FLOAT_COLUMNS},
+        **{c: F.col(f"_typed_{c}").cast("long") for c in rules.BEHAVIOR_INT_COLUMNS},
+        **{
+            c: F.col(f"_typed_{c}")
+            for c in (
+                *rules.BEHAVIOR_DATETIME_COLUMNS,
+                *rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS,
+                *rules.BEHAVIOR_DATE_COLUMNS,
+            )
+        },
+        "month_index": F.col("_typed_month_index"),
+        **{
+            code: _codes(F.col(raw_col), mapping)
+            for raw_col, code, mapping in rules.BEHAVIOR_LABELS
+        },
+        "contact_result_code": contact,
+        "contact_result_missing": missing,
+    }
+    cleaned, quarantine, n, dups, counts = _finish(df, rules.BEHAVIOR_COLUMNS, typed)
+    return SparkCleanResult(cleaned, quarantine, n, dups, counts)
