@@ -1,0 +1,144 @@
+"""Freshness checks on quotes and customer tables, alerting through the check sensor."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from finance_platform.defs.alerts.checks import (
+    FreshnessRule,
+    asset_keys_of,
+    freshness_checks,
+)
+from finance_platform.defs.alerts.sensors import slack_on_asset_check_failure
+from finance_platform.resources.slack import SlackAlertsResource
+from finance_platform_tests.alerts.conftest import tick
+
+
+def _check_keys(checks) -> set[dg.AssetCheckKey]:
+    return {key for c in checks for key in c.check_keys}
+
+
+def test_freshness_checks_cover_only_tables_that_exist():
+    present = [
+        dg.AssetKey(["market", "curated_quotes"]),
+        dg.AssetKey("cleaned_customer_base"),
+        dg.AssetKey("customer_features"),  # not a freshness target
+    ]
+    keys = _check_keys(freshness_checks(present))
+    assert {k.asset_key for k in keys} == {
+        dg.AssetKey(["market", "curated_quotes"]),
+        dg.AssetKey("cleaned_customer_base"),
+    }
+    assert freshness_checks([]) == []
+
+
+def test_freshness_checks_are_warnings_with_deadlines():
+    checks = freshness_checks([dg.AssetKey("marketing_targets")])
+    (spec,) = [s for c in checks for s in c.check_specs]
+    assert spec.asset_key == dg.AssetKey("marketing_targets")
+    assert "freshness" in spec.name
+
+
+def test_asset_keys_are_read_without_resolving_definitions():
+    @dg.asset(required_resource_keys={"lake"})
+    def needs_a_resource() -> None: ...
+
+    defs = dg.Definitions(assets=[needs_a_resource, dg.AssetSpec("external_feed")])
+    assert asset_keys_of([defs]) == {dg.AssetKey("needs_a_resource"), dg.AssetKey("external_feed")}
+
+
+def test_code_location_wires_freshness_for_the_domain_tables():
+    """Once the market/customer tables exist, their freshness checks and sensor load too."""
+    import finance_platform.definitions as module
+    from finance_platform.defs import customers, market
+    from finance_platform.defs.alerts import FRESHNESS_CHECKS
+
+    domain_names = {k.path[-1] for k in asset_keys_of([market.defs, customers.defs])}
+    wanted = {
+        "curated_quotes",
+        "warehouse_daily_quotes",
+        "cleaned_customer_base",
+        "customer_segments",
+        "marketing_targets",
+    }
+    checked = {k.asset_key.path[-1] for k in _check_keys(FRESHNESS_CHECKS)}
+    assert checked == wanted & domain_names
+    repo = module.defs.get_repository_def()
+    if FRESHNESS_CHECKS:
+        assert repo.has_sensor_def("freshness_checks_sensor")
+
+
+@pytest.mark.integration
+def test_stale_table_alerts_through_the_check_sensor(instance, webhook, monkeypatch):
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", webhook.url)
+    slack = SlackAlertsResource(timeout_seconds=0.5)
+
+    @dg.asset
+    def cleaned_customer_base() -> None: ...
+
+    rule = FreshnessRule(
+        names=("cleaned_customer_base",),
+        within=dt.timedelta(hours=24),
+        deadline_cron="0 6 * * *",
+        why="test",
+    )
+    checks = freshness_checks([cleaned_customer_base.key], rules=[rule])
+    job = dg.define_asset_job("freshness_job", selection=dg.AssetSelection.checks(*checks))
+    defs = dg.Definitions(assets=[cleaned_customer_base], asset_checks=checks, jobs=[job])
+
+    cursor = tick(slack_on_asset_check_failure, instance, None, slack=slack).cursor
+    # Never materialized: the freshness check fails (WARN), the run itself succeeds.
+    stale = defs.resolve_job_def("freshness_job").execute_in_process(instance=instance)
+    assert stale.success
+    cursor = tick(slack_on_asset_check_failure, instance, cursor, slack=slack).cursor
+    assert len(webhook.texts) == 1
+    assert "*WARN* `cleaned_customer_base` › `freshness_check`" in webhook.texts[0]
+
+    # Materialized now: the next evaluation passes and the alert says so.
+    dg.materialize([cleaned_customer_base], instance=instance)
+    defs.resolve_job_def("freshness_job").execute_in_process(instance=instance)
+    tick(slack_on_asset_check_failure, instance, cursor, slack=slack)
+    assert len(webhook.texts) == 2
+    assert "Recovered" in webhook.texts[1] and "freshness_check" in webhook.texts[1]
+
+
+def test_freshness_sensor_runs_checks_on_the_latest_quotes_partition(instance):
+    """Date|symbol partitioned quotes: the check looks at the newest partition loaded."""
+    from finance_platform.defs.alerts.checks import freshness_sensor
+
+    quotes_partitions = dg.MultiPartitionsDefinition(
+        {
+            "date": dg.DailyPartitionsDefinition("2026-01-01"),
+            "symbol": dg.StaticPartitionsDefinition(["IBM", "AAPL"]),
+        }
+    )
+
+    @dg.asset(partitions_def=quotes_partitions)
+    def curated_quotes() -> None: ...
+
+    checks = freshness_checks([curated_quotes.key])
+    (sensor,) = freshness_sensor(checks)
+    defs = dg.Definitions(assets=[curated_quotes], asset_checks=checks, sensors=[sensor])
+    request = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+    assert request.asset_check_keys == [dg.AssetCheckKey(curated_quotes.key, "freshness_check")]
+
+    dg.materialize(
+        [curated_quotes],
+        instance=instance,
+        partition_key=dg.MultiPartitionKey({"date": "2026-11-20", "symbol": "IBM"}),
+    )
+    job = dg.define_asset_job("quotes_freshness", selection=dg.AssetSelection.checks(*checks))
+    run = (
+        dg.Definitions(assets=[curated_quotes], asset_checks=checks, jobs=[job])
+        .resolve_job_def("quotes_freshness")
+        .execute_in_process(instance=instance)
+    )
+    (evaluation,) = [
+        e.asset_check_evaluation_data
+        for e in run.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert evaluation.passed  # just loaded: fresh
