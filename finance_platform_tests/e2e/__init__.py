@@ -1,0 +1,1 @@
+"""End-to-end: the Dagster webserver on a demo-materialized instance, via GraphQL and Chromium."""
