@@ -8,6 +8,8 @@ through S3 — or stays silent, for the test that silence is not success.
 """
 
 import re
+import time
+import types
 from typing import Any
 
 import boto3
@@ -51,7 +53,12 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv(name, value)
     # Silence is detected after Pipes' grace period; keep it short in tests.
     monkeypatch.setattr("dagster._core.pipes.utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 1)
-    monkeypatch.setattr(spark_mod.time, "sleep", lambda _s: None)
+    monkeypatch.setattr("dagster._core.pipes.utils.DEFAULT_SLEEP_INTERVAL", 0.05)
+    # Only the launcher's own clock is faked: patching the global ``time`` module would also
+    # stop Dagster's Pipes reader threads from sleeping and starve them (a flaky test).
+    monkeypatch.setattr(
+        spark_mod, "time", types.SimpleNamespace(sleep=lambda _s: None, monotonic=time.monotonic)
+    )
     global _mp
     _mp = monkeypatch
     with mock_aws():
