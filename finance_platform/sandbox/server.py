@@ -26,7 +26,8 @@ FUNCTIONS = ("TIME_SERIES_DAILY", "TIME_SERIES_DAILY_ADJUSTED")
 COMPACT_BARS = 100
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,11}$")
 
-# Notice texts in the service's own words (see shared/fixtures/alpha_vantage).
+# Notice texts as the service words them (its recorded replies; see the formats in
+# finance_platform_tests/fixtures/alpha_vantage).
 NOTE_PER_MINUTE = (
     "Thank you for using Alpha Vantage! Our standard API call frequency is {per_minute} calls "
     "per minute and {per_day} calls per day. Please visit https://www.alphavantage.co/premium/ "

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "alpha_vantage"
+# Our own replies in the service's exact format (fixtures/alpha_vantage/make_fixtures.py).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alpha_vantage"
 IBM_COMPACT = "time_series_daily_IBM_compact.json"
 NOTE = "error_note_rate_limit_5_per_minute.json"
 DAILY_LIMIT = "error_information_daily_limit_25_per_day.json"

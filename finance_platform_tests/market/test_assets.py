@@ -76,11 +76,11 @@ def test_partition_flows_from_reply_to_warehouse(ibm_server, market_resources, l
     bar = rows.iloc[0]
     assert (bar["symbol"], str(bar["trade_date"])[:10]) == ("IBM", "2023-11-10")
     assert (bar["open"], bar["high"], bar["low"], bar["close"], bar["volume"]) == (
-        147.44,
-        149.17,
-        146.85,
-        149.02,
-        3179541,
+        151.2,
+        152.75,
+        150.1,
+        152.31,
+        4018233,
     )
     assert bar["source"] == "alphavantage"
 
@@ -194,6 +194,6 @@ def test_curated_lake_table_reads_back_with_hive_partitions(
         "ORDER BY trade_date"
     ).fetchall()
     assert [(s, str(d), c) for s, d, c in rows] == [
-        ("IBM", "2023-11-09", 146.62),
-        ("IBM", "2023-11-10", 149.02),
+        ("IBM", "2023-11-09", 150.72),
+        ("IBM", "2023-11-10", 152.31),
     ]

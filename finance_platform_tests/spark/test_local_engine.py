@@ -2,20 +2,13 @@
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import dagster as dg
 
 from finance_platform.resources.spark import SparkJobLauncher
+from finance_platform_tests.market.replay_server import FIXTURES, IBM_COMPACT
 
-FIXTURE = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "fixtures"
-    / "alpha_vantage"
-    / "time_series_daily_IBM_compact.json"
-)
+FIXTURE = FIXTURES / IBM_COMPACT
 
 
 def _curated_asset():

@@ -2,23 +2,16 @@
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from finance_platform.transforms import quotes
 from finance_platform.transforms.spark import quotes as spark_quotes
+from finance_platform_tests.market.replay_server import FIXTURES, IBM_COMPACT
 from finance_platform_tests.spark.parity import assert_same_table
 
-FIXTURE = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
-    / "fixtures"
-    / "alpha_vantage"
-    / "time_series_daily_IBM_compact.json"
-)
+FIXTURE = FIXTURES / IBM_COMPACT
 INGESTED = dt.datetime(2023, 11, 11, 6, 30, tzinfo=dt.UTC)
 
 

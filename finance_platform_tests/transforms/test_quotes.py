@@ -27,8 +27,8 @@ def test_ibm_compact_reply_gives_exactly_100_bars(ibm_bars):
 def test_one_bar_has_the_recorded_values(ibm_bars):
     bar = ibm_bars[ibm_bars["trade_date"] == pd.Timestamp("2023-11-10")].iloc[0]
     assert bar["symbol"] == "IBM"
-    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (147.44, 149.17, 146.85, 149.02)
-    assert bar["volume"] == 3179541
+    assert (bar["open"], bar["high"], bar["low"], bar["close"]) == (151.2, 152.75, 150.1, 152.31)
+    assert bar["volume"] == 4018233
 
 
 def test_repeated_dates_in_a_reply_are_kept_for_validation_then_deduplicated():
@@ -89,7 +89,7 @@ def test_curated_partition_holds_only_its_own_day_typed(ibm_bars):
     assert list(frame.columns) == list(qt.CURATED_COLUMNS)
     assert len(frame) == 1
     row = frame.iloc[0]
-    assert (row["symbol"], row["trade_date"], row["volume"]) == ("IBM", "2023-11-10", 3179541)
+    assert (row["symbol"], row["trade_date"], row["volume"]) == ("IBM", "2023-11-10", 4018233)
     assert str(frame["volume"].dtype) == "int64"
     assert row["ingested_at"] == pd.Timestamp(at)
 
