@@ -213,11 +213,6 @@ def test_every_check_has_a_description_and_reports_observed_values(assets):
     assert not gaps, _report(gaps)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="alerts' freshness checks (dg.build_last_update_freshness_checks) carry Dagster's "
-    "generic description without their 24 h / 7 d threshold; remove this mark once they do",
-)
 def test_every_check_description_is_specific_not_the_generic_default(assets):
     generic = [
         name

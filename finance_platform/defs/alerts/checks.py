@@ -83,16 +83,49 @@ def freshness_checks(
         # every other quality check.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", dg.SupersessionWarning)
-            checks.extend(
-                dg.build_last_update_freshness_checks(
-                    assets=keys,
-                    lower_bound_delta=rule.within,
-                    deadline_cron=rule.deadline_cron,
-                    timezone="UTC",
-                    severity=dg.AssetCheckSeverity.WARN,
-                )
+            built = dg.build_last_update_freshness_checks(
+                assets=keys,
+                lower_bound_delta=rule.within,
+                deadline_cron=rule.deadline_cron,
+                timezone="UTC",
+                severity=dg.AssetCheckSeverity.WARN,
             )
+        checks.extend(_described(check_def, rule) for check_def in built)
     return checks
+
+
+def _threshold_text(within: dt.timedelta) -> str:
+    hours = within.total_seconds() / 3600
+    return f"{hours / 24:g} d" if hours >= 48 and hours % 24 == 0 else f"{hours:g} h"
+
+
+def describe_rule(rule: FreshnessRule) -> str:
+    """What the check measures and its threshold, for the check dashboards and alerts."""
+    return (
+        f"Freshness ({rule.why}): WARN when the asset's newest materialization is older than "
+        f"{_threshold_text(rule.within)} at the deadline (cron `{rule.deadline_cron}`, UTC)."
+    )
+
+
+def _described(
+    check_def: dg.AssetChecksDefinition, rule: FreshnessRule
+) -> dg.AssetChecksDefinition:
+    """The factory's checks carry a generic description; give each one its rule and threshold."""
+    from dagster._core.definitions.asset_checks.asset_checks_definition import (
+        AssetChecksDefinition,
+    )
+
+    specs = {
+        output: spec._replace(description=describe_rule(rule))
+        for output, spec in check_def.check_specs_by_output_name.items()
+    }
+    return AssetChecksDefinition.create(
+        keys_by_input_name=check_def.keys_by_input_name,
+        node_def=check_def.node_def,
+        check_specs_by_output_name=specs,
+        can_subset=check_def.can_subset,
+        resource_defs=check_def.resource_defs,
+    )
 
 
 def freshness_sensor(checks: list[dg.AssetChecksDefinition]) -> list[dg.SensorDefinition]:
