@@ -162,14 +162,14 @@ class DuckDBWarehouseResource(WarehouseResource):
             con.execute(table.create_sql())
             con.execute("BEGIN TRANSACTION")
             try:
-                delete = f"DELETE FROM {table.name} WHERE {where}"  # noqa: S608 - validated
+                delete = f"DELETE FROM {table.name} WHERE {where}"  # noqa: S608  # nosec B608 - validated
                 deleted = con.execute(delete, params).fetchone()
                 if rows:
                     con.register("incoming_partition", frame)
                     cols = ", ".join(table.columns)
                     casts = ", ".join(f"CAST({c} AS {t})" for c, t in table.columns.items())
                     con.execute(
-                        f"INSERT INTO {table.name} ({cols}) SELECT {casts} FROM incoming_partition"  # noqa: S608 - identifiers validated in TableSpec
+                        f"INSERT INTO {table.name} ({cols}) SELECT {casts} FROM incoming_partition"  # noqa: S608  # nosec B608 - identifiers validated in TableSpec
                     )
                 con.execute("COMMIT")
             except Exception:
@@ -237,7 +237,7 @@ class RedshiftWarehouseResource(WarehouseResource):
         sqls = [
             f"CREATE SCHEMA IF NOT EXISTS {table.schema}",
             table.create_sql(),
-            f"DELETE FROM {table.name} WHERE {where}",  # noqa: S608 - validated literals
+            f"DELETE FROM {table.name} WHERE {where}",  # noqa: S608  # nosec B608 - validated literals
         ]
         if has_rows:
             if not source_uri or not _S3_URI.match(source_uri):
@@ -250,7 +250,7 @@ class RedshiftWarehouseResource(WarehouseResource):
                 f"CREATE TEMP TABLE {table.stage_name} ({stage_cols})",
                 f"COPY {table.stage_name} FROM '{folder}' IAM_ROLE '{self.iam_role_arn}' "
                 "FORMAT AS PARQUET",
-                f"INSERT INTO {table.name} ({', '.join(table.partition_columns)}, "  # noqa: S608
+                f"INSERT INTO {table.name} ({', '.join(table.partition_columns)}, "  # noqa: S608  # nosec B608
                 f"{', '.join(file_cols)}) SELECT {literals}, {', '.join(file_cols)} "
                 f"FROM {table.stage_name}",
                 f"DROP TABLE {table.stage_name}",
