@@ -179,6 +179,13 @@ class LakeResource(dg.ConfigurableResource):
         fs, path = self._resolve(relative_dir)
         return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").count_rows()
 
+    def read_table_schema(self, relative_dir: str) -> pa.Schema:
+        """Schema of a (hive-partitioned) Parquet table, from its footers (no data read)."""
+        import pyarrow.dataset as ds
+
+        fs, path = self._resolve(relative_dir)
+        return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").schema
+
     def read_table(
         self,
         relative_dir: str,

@@ -141,7 +141,41 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
         ensure_ascii=False,
     )
     assert not [n for n in names if n in metadata_text]
-    assert "data:image/png;base64," in metadata_text  # segment and score charts
+
+    mats = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    # the UI's pictures: segment sizes, profiles and score distributions
+    for asset, chart in {
+        "customer_segments": "segment_size_chart",
+        "segment_profiles": "avg_total_assets_chart",
+        "product_recommendations": "score_distribution_chart",
+        "marketing_targets": "priority_score_chart",
+    }.items():
+        assert "data:image/png;base64," in mats[asset][chart].value, asset
+    # column lineage: every column but a constant has upstream columns that really exist
+    from finance_platform.defs.customers.common import table_columns
+
+    unexplained = {}
+    for asset in PATHS:
+        lineage = mats[asset]["dagster/column_lineage"].value.deps_by_column
+        columns = table_columns(lake, asset)
+        unexplained[asset] = [c for c in columns if c not in lineage]
+        for column, deps in lineage.items():
+            assert column in columns, (asset, column)
+            for dep in deps:
+                upstream = table_columns(lake, dep.asset_key.to_user_string())
+                assert dep.column_name in upstream, (asset, column, dep)
+    assert {a: c for a, c in unexplained.items() if c} == {
+        "product_recommendations": ["product"],  # the product catalogue, not a column
+        "marketing_targets": ["run_date"],
+    }
+    marriage = mats["cleaned_customer_base"]["dagster/column_lineage"].value
+    assert [
+        (d.asset_key.to_user_string(), d.column_name)
+        for d in marriage.deps_by_column["marriage_code"]
+    ] == [("raw_customer_base", "marriage_status")]
 
     logs = lake.read_table(QUALITY_LOGS).to_pandas()
     ours = logs[logs["check"] != "freshness_check"]

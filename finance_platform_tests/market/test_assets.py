@@ -83,6 +83,13 @@ def test_partition_flows_from_reply_to_warehouse(ibm_server, market_resources, l
         4018233,
     )
     assert bar["source"] == "alphavantage"
+    # every warehouse column traces back to the curated column of the same name
+    wh_meta = result.asset_materializations_for_node("warehouse_daily_quotes")[0].metadata
+    lineage = wh_meta["dagster/column_lineage"].value.deps_by_column
+    assert set(lineage) == set(rows.columns)
+    assert {(d.asset_key.to_user_string(), d.column_name) for d in lineage["close"]} == {
+        ("curated_quotes", "close")
+    }
 
 
 @pytest.mark.integration

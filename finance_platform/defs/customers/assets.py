@@ -13,6 +13,7 @@ from finance_platform.defs.customers.common import (
     QUARANTINE,
     bar_chart,
     histogram,
+    histograms_by_group,
     latest_metadata,
     previous_row_count,
     table_metadata,
@@ -355,7 +356,23 @@ def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     features = _read(lake, "customer_features", ["customer_id", *PROFILE_AVERAGES])
     profiles = spark_engine(context, "segment_profiles", build)(segments, features)
     write_frame(lake, PATHS["segment_profiles"], profiles)
-    return dg.MaterializeResult(metadata=table_metadata(lake, PATHS["segment_profiles"], profiles))
+    ordered = profiles.sort_values("segment_id")
+    return dg.MaterializeResult(
+        metadata=table_metadata(
+            lake,
+            PATHS["segment_profiles"],
+            profiles,
+            avg_total_assets_chart=dg.MetadataValue.md(
+                bar_chart(
+                    ordered["segment_id"].astype("str").tolist(),
+                    ordered["avg_total_assets"].fillna(0.0).tolist(),
+                    "Average total assets per segment (CNY)",
+                    "segment",
+                    ylabel="average total assets (CNY)",
+                )
+            ),
+        )
+    )
 
 
 RECOMMENDATION_FEATURES = [
@@ -407,6 +424,14 @@ def product_recommendations(
             recs,
             mean_score_by_product=dg.MetadataValue.json(
                 {str(k): float(v) for k, v in means.items()}
+            ),
+            score_distribution_chart=dg.MetadataValue.md(
+                histograms_by_group(
+                    recs["score"],
+                    recs["product"],
+                    "Score distribution per product (all customers)",
+                    "score (0-100)",
+                )
             ),
         )
     )

@@ -89,8 +89,37 @@ def table_metadata(lake: LakeResource, path: str, df: pd.DataFrame, **extra: Any
         "lake_path": dg.MetadataValue.text(path),
         "uri": dg.MetadataValue.path(lake.uri(path)),
     }
+    asset = ASSET_BY_PATH.get(path)
+    if asset is not None:
+        meta["dagster/column_lineage"] = _column_lineage(lake, asset, [str(c) for c in df.columns])
     meta.update(extra)
     return meta
+
+
+ASSET_BY_PATH = {path: asset for asset, path in PATHS.items()}
+
+
+def table_columns(lake: LakeResource, asset: str) -> list[str]:
+    """Columns of a customer asset: the contract for raw files, the Parquet schema otherwise."""
+    from finance_platform.transforms.customers import rules
+
+    raw = {
+        "raw_customer_base": rules.BASE_COLUMNS,
+        "raw_customer_behavior_assets": rules.BEHAVIOR_COLUMNS,
+    }
+    if asset in raw:
+        return list(raw[asset])
+    path = PATHS[asset]
+    if not lake.exists(path):
+        return []
+    return list(lake.read_table_schema(path).names)
+
+
+def _column_lineage(lake: LakeResource, asset: str, columns: list[str]) -> dg.TableColumnLineage:
+    from finance_platform.defs.customers.lineage import IDENTITY_FROM, column_lineage
+
+    upstream = {name: table_columns(lake, name) for name in IDENTITY_FROM.get(asset, ())}
+    return column_lineage(asset, columns, upstream)
 
 
 def previous_row_count(context: dg.AssetExecutionContext) -> int | None:
@@ -175,7 +204,9 @@ def png_markdown(fig, title: str) -> str:
     return f"**{title}**\n\n![{title}](data:image/png;base64,{encoded})"
 
 
-def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str) -> str:
+def bar_chart(
+    labels: list[str], values: list[float], title: str, xlabel: str, ylabel: str = "customers"
+) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -184,7 +215,7 @@ def bar_chart(labels: list[str], values: list[float], title: str, xlabel: str) -
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.bar(labels, values, color="#3b6ea5")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("customers")
+    ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", labelsize=8)
     return png_markdown(fig, title)
 
@@ -205,4 +236,34 @@ def histogram(values, title: str, xlabel: str, bins: int = 30, log: bool = False
     ax.hist(data, bins=bins, color="#a5563b")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("customers")
+    return png_markdown(fig, title)
+
+
+def histograms_by_group(
+    values, groups, title: str, xlabel: str, bins: int = 20, value_range=(0.0, 100.0)
+) -> str:
+    """One outlined histogram per group on shared bins (e.g. the score of each product)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "value": np.asarray(values, dtype="float64"),
+            "group": np.asarray(pd.Categorical(groups).codes),
+        }
+    )
+    names = pd.Categorical(groups).categories
+    edges = np.linspace(value_range[0], value_range[1], bins + 1)
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for code, part in frame.groupby("group"):
+        data = part["value"].to_numpy()
+        counts, _ = np.histogram(data[np.isfinite(data)], bins=edges)
+        ax.stairs(counts, edges, linewidth=1.6, label=str(names[code]) if code >= 0 else "?")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("customers")
+    ax.legend(fontsize=8)
     return png_markdown(fig, title)

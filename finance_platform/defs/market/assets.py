@@ -332,9 +332,21 @@ def warehouse_daily_quotes(
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(c, t.lower()) for c, t in qt.WAREHOUSE_COLUMN_TYPES.items()]
             ),
+            "dagster/column_lineage": WAREHOUSE_LINEAGE,
             **({"statement_id": result.statement_id} if result.statement_id else {}),
         }
     )
 
+
+# Every warehouse column is the curated column of the same name, loaded as is.
+WAREHOUSE_LINEAGE = dg.TableColumnLineage(
+    deps_by_column={
+        column.name: [
+            dg.TableColumnDep(asset_key=dg.AssetKey("curated_quotes"), column_name=column.name)
+        ]
+        for column in CURATED_SCHEMA.columns
+        if column.name in qt.WAREHOUSE_COLUMN_TYPES
+    }
+)
 
 market_assets = [raw_quotes, curated_quotes, warehouse_daily_quotes]
