@@ -250,13 +250,9 @@ def histograms_by_group(
     import numpy as np
     import pandas as pd
 
-    frame = pd.DataFrame(
-        {
-            "value": np.asarray(values, dtype="float64"),
-            "group": np.asarray(pd.Categorical(groups).codes),
-        }
-    )
-    names = pd.Categorical(groups).categories
+    labels = pd.Categorical(groups)
+    frame = pd.DataFrame({"value": np.asarray(values, dtype="float64"), "group": labels.codes})
+    names = labels.categories
     edges = np.linspace(value_range[0], value_range[1], bins + 1)
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for code, part in frame.groupby("group"):
