@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
+from finance_platform.defs.customers.assets import RECOMMENDATION_FEATURES
 from finance_platform.transforms.customers import rules
 
 Dep = tuple[str, str]  # (asset name, column)
@@ -45,19 +46,14 @@ def _from(asset: str, *columns: str) -> list[Dep]:
 _LOGIN = _from(BEHAVIOR, "last_app_login_time", "stat_month")
 _FREQUENCY = _from(BEHAVIOR, "app_login_count", "investment_monthly_count", "stat_month")
 _MONETARY = _from(BEHAVIOR, "credit_card_monthly_expense", "total_assets")
+# What the product scores read (the asset's column list), less keys and the contact inputs.
 _SCORING = _from(
     FEATURES,
-    "deposit_balance",
-    "total_assets",
-    "monthly_income",
-    "marriage_code",
-    "risk_asset_share",
-    "engagement_score",
-    "investment_monthly_count",
-    "credit_card_monthly_expense",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
+    *(
+        c
+        for c in RECOMMENDATION_FEATURES
+        if c not in ("customer_id", "contact_result_code", "marketing_cool_period")
+    ),
 )
 _PROBABILITY = [*_SCORING, (FEATURES, "contact_result_code")]
 _VALUE = _from(FEATURES, *sorted({column for column, _rate in rules.EXPECTED_VALUE.values()}))
