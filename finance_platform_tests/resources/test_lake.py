@@ -39,3 +39,14 @@ def test_overwrite_replaces_the_whole_table(lake: LakeResource):
     lake.write_table("features/x", pa.table({"k": [1, 2]}))
     lake.write_table("features/x", pa.table({"k": [9]}), mode="overwrite")
     assert lake.read_table("features/x").column("k").to_pylist() == [9]
+
+
+def test_big_tables_are_written_as_several_files_that_read_back_in_row_order(tmp_path):
+    lake = LakeResource(root=str(tmp_path))
+    table = pa.table({"row": list(range(25)), "text": [f"r{i}" for i in range(25)]})
+    lake.write_parquet("features/t", table, rows_per_file=2)  # 13 files: part-00012 > part-00002
+    files = sorted(p.name for p in (tmp_path / "features/t").iterdir())
+    assert files[0] == "part-00000.parquet" and len(files) == 13
+    assert lake.read_table("features/t").to_pydict() == table.to_pydict()
+    lake.write_parquet("features/t", table.slice(0, 3))  # replaces, no stale files left
+    assert lake.count_rows("features/t") == 3

@@ -48,16 +48,31 @@ def without_pii(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=[c for c in PII_COLUMNS if c in df.columns])
 
 
-def write_frame(lake: LakeResource, path: str, df: pd.DataFrame) -> str:
-    """Replace the table at ``path`` with ``df`` as one Parquet file.
+MAX_DICTIONARY = 65_536  # distinct values above which a categorical is stored as plain text
 
-    Only categorical columns are dictionary-encoded: trying a dictionary on unique
-    ids and timestamps costs more time than it saves space.
+
+def write_frame(lake: LakeResource, path: str, df: pd.DataFrame) -> str:
+    """Replace the table at ``path`` with ``df`` as Parquet.
+
+    Only low-cardinality categorical columns (labels, codes, months) are
+    dictionary-encoded. Trying a dictionary on unique ids and timestamps costs more
+    time than it saves space, and a categorical with a huge dictionary (customer ids
+    in the 12M-row history) overflows Parquet's dictionary page and falls back to
+    plain values at 2.5x the cost, so it is stored as plain text.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     table = pa.Table.from_pandas(df, preserve_index=False)
-    dictionary = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+    dictionary = []
+    for i, field in enumerate(table.schema):
+        if not pa.types.is_dictionary(field.type):
+            continue
+        column = table.column(i)
+        if column.num_chunks and max(len(c.dictionary) for c in column.chunks) > MAX_DICTIONARY:
+            table = table.set_column(i, field.name, pc.cast(column, field.type.value_type))
+        else:
+            dictionary.append(field.name)
     return lake.write_parquet(path, table, use_dictionary=dictionary or False)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers.frames import take_rows
 from finance_platform.transforms.customers.labels import add_codes, map_codes
 
 
@@ -80,6 +81,11 @@ class _Reasons:
 
 
 def _empty(s: pd.Series) -> np.ndarray:
+    """Missing or blank; a categorical column is judged on its few categories, not per row."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        blank = np.asarray(s.cat.categories.astype("str").str.strip() == "")
+        codes = s.cat.codes.to_numpy()
+        return (codes < 0) | blank[np.clip(codes, 0, None)] if len(blank) else codes < 0
     return (s.isna() | (s.astype("str").str.strip() == "")).to_numpy()
 
 
@@ -136,9 +142,8 @@ def _finish(
     keep = ~dup
     ok = reasons.ok & keep
     bad = ~reasons.ok & keep
-    cleaned = typed.loc[ok].reset_index(drop=True)
-    quarantine = raw.loc[bad].drop(columns=list(rules.PII_COLUMNS), errors="ignore")
-    quarantine = quarantine.reset_index(drop=True)
+    cleaned = take_rows(typed, ok)
+    quarantine = take_rows(raw.drop(columns=list(rules.PII_COLUMNS), errors="ignore"), bad)
     quarantine["quarantine_reason"] = reasons.strings(bad).to_numpy()
     return cleaned, quarantine
 
@@ -241,7 +246,7 @@ def clean_customer_behavior(raw: pd.DataFrame, config: CleaningConfig | None = N
     for col in rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS:
         typed[col] = _parse_dates(raw[col], rules.DATETIME_FORMAT)
         reasons.flag(
-            (typed[col].isna() & ~_empty_series(raw[col])).to_numpy(),
+            typed[col].isna().to_numpy() & ~_empty(raw[col]),
             f"{rules.REASON_BAD_DATE}:{col}",
         )
     for col in rules.BEHAVIOR_DATE_COLUMNS:
@@ -279,7 +284,3 @@ def clean_customer_behavior(raw: pd.DataFrame, config: CleaningConfig | None = N
     result = CleanResult(cleaned, quarantine, n, int(dup.sum()), reasons.counts(~dup))
     assert result.balanced
     return result
-
-
-def _empty_series(s: pd.Series) -> pd.Series:
-    return s.isna() | (s.astype("str").str.strip() == "")

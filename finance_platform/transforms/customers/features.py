@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers.frames import take_rows
 
 CURRENT_COLUMNS = (
     "customer_id",
@@ -58,7 +59,7 @@ def current_view(behavior: pd.DataFrame, coded=None) -> pd.DataFrame:
     np.maximum.at(latest, codes, months)
     rows = months == latest[codes]
     cols = [c for c in CURRENT_COLUMNS if c in behavior.columns]
-    out = behavior.loc[rows, cols].reset_index(drop=True)
+    out = take_rows(behavior[cols], rows)
     out["customer_id"] = out["customer_id"].astype("str")
     return out
 

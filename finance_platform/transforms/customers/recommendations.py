@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers.frames import take_rows
 
 SIGNAL_SOURCES = sorted({source for _, source, _, _ in rules.PRODUCT_SIGNALS})
 
@@ -132,7 +133,7 @@ def marketing_targets(
         & (best["score"].to_numpy() >= rules.MIN_TARGET_SCORE)
         & (best["purchase_probability"].to_numpy() >= rules.MIN_TARGET_PROBABILITY)
     )
-    targets = best.loc[eligible].reset_index(drop=True)
+    targets = take_rows(best, eligible)
     keys = pa.table(
         {
             "priority_score": targets["priority_score"].to_numpy(),
