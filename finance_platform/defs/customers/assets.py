@@ -267,7 +267,7 @@ def customer_features(
     from finance_platform.transforms.customers.features import customer_features as build
 
     base = _read(lake, "cleaned_customer_base", BASE_FEATURE_COLUMNS)
-    behavior = _read(lake, "cleaned_customer_behavior", BEHAVIOR_FEATURE_COLUMNS)
+    behavior = _recent_behavior(lake, rules.FREQUENCY_MONTHS)
     features = spark_engine(context, "customer_features", build)(base, behavior)
     del base, behavior
     write_frame(lake, PATHS["customer_features"], features)

@@ -173,17 +173,30 @@ def marketing_targets(
 
 
 def _reasons(product: pd.Series, segment_id: pd.Series, segment_name: pd.Series) -> pd.Categorical:
-    """``<product reason>; segment <id> <name>``, built per distinct combination, not per row."""
-    combos = pd.DataFrame(
-        {
-            "p": product.astype("str").to_numpy(),
-            "s": segment_id.astype("str").to_numpy(),
-            "n": segment_name.astype("str").to_numpy(),
-        }
-    )
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(combos))
-    texts = [f"{rules.PRODUCT_REASONS.get(p, p)}; segment {s} {n}" for p, s, n in uniques]
-    return pd.Categorical.from_codes(codes, categories=texts)
+    """``<product reason>; segment <id> <name>``, built per distinct combination, not per row.
+
+    The combination is one integer per row (factorized parts), so finding the distinct
+    ones is a sort of integers, not of string tuples; categories keep first-seen order.
+    """
+    combined = np.zeros(len(product), dtype=np.int64)
+    for part in (product, segment_id, segment_name):
+        codes, uniques = pd.factorize(part)
+        combined = combined * (len(uniques) + 1) + (codes + 1)
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    appearance = np.argsort(first, kind="stable")
+    rank = np.empty(len(appearance), dtype=np.int64)
+    rank[appearance] = np.arange(len(appearance))
+    rows = first[appearance]
+    texts = [
+        f"{rules.PRODUCT_REASONS.get(p, p)}; segment {s} {n}"
+        for p, s, n in zip(
+            product.iloc[rows].astype("str"),
+            segment_id.iloc[rows].astype("str"),
+            segment_name.iloc[rows].astype("str"),
+            strict=True,
+        )
+    ]
+    return pd.Categorical.from_codes(rank[inverse.ravel()], categories=texts)
 
 
 def _codes(recs: pd.DataFrame) -> np.ndarray:
