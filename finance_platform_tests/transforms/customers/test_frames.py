@@ -34,3 +34,11 @@ def test_positions_match_iloc_and_empty_selection_keeps_dtypes(frame):
     pd.testing.assert_frame_equal(take_rows(frame, np.array([4, 0])), expected)
     empty = take_rows(frame, np.zeros(len(frame), dtype=bool))
     assert len(empty) == 0 and empty.dtypes.to_dict() == frame.dtypes.to_dict()
+
+
+def test_threaded_selection_gives_the_same_frame(frame, monkeypatch):
+    import finance_platform.transforms.customers.frames as frames
+
+    monkeypatch.setattr(frames, "_THREADED_ROWS", 0)
+    mask = np.array([False, True, True, False, True])
+    pd.testing.assert_frame_equal(take_rows(frame, mask), frame.loc[mask].reset_index(drop=True))
