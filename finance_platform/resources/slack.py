@@ -8,10 +8,13 @@ the alert and retries it on its next tick.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
+
+DEFAULT_CHANNEL = "#data-platform-alerts"
 
 Destination = Literal["webhook", "bot", "log"]
 
@@ -36,7 +39,10 @@ class SlackAlertsResource(dg.ConfigurableResource):
     )
     webhook_url: str | None = Field(default=None, description="Explicit webhook URL.")
     bot_token: str | None = Field(default=None, description="Explicit bot token.")
-    channel: str = Field(default="#data-platform-alerts", description="Channel for bot posts.")
+    channel: str | None = Field(
+        default=None,
+        description="Bot posts go here; default: env SLACK_CHANNEL, else DEFAULT_CHANNEL.",
+    )
     timeout_seconds: float = Field(
         default=5.0, description="Give up on one delivery attempt after this long."
     )
@@ -50,6 +56,9 @@ class SlackAlertsResource(dg.ConfigurableResource):
 
     def _token(self) -> str | None:
         return self.bot_token or dg.EnvVar(self.bot_token_env).get_value() or None
+
+    def _channel(self) -> str:
+        return self.channel or os.environ.get("SLACK_CHANNEL") or DEFAULT_CHANNEL
 
     @property
     def destination(self) -> Destination:
@@ -104,7 +113,7 @@ class SlackAlertsResource(dg.ConfigurableResource):
         client = SlackResource(token=token).get_client()
         client.base_url = self.slack_api_url
         client.timeout = max(1, int(round(self.timeout_seconds)))
-        client.chat_postMessage(channel=self.channel, text=text, unfurl_links=False)
+        client.chat_postMessage(channel=self._channel(), text=text, unfurl_links=False)
 
 
 class SlackDeliveryError(RuntimeError):

@@ -78,6 +78,17 @@ def test_bot_token_posts_through_dagster_slack(slack_api, monkeypatch):
     assert "ops-alerts" in calls[0]["body"] and "run failed" in calls[0]["body"]
 
 
+def test_bot_channel_comes_from_slack_channel_else_the_default(slack_api, monkeypatch):
+    url, calls = slack_api
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.delenv("SLACK_CHANNEL", raising=False)
+    SlackAlertsResource(slack_api_url=url).send("first")
+    monkeypatch.setenv("SLACK_CHANNEL", "#risk-data")
+    SlackAlertsResource(slack_api_url=url).send("second")
+    assert "data-platform-alerts" in calls[0]["body"]
+    assert "risk-data" in calls[1]["body"] and "data-platform-alerts" not in calls[1]["body"]
+
+
 def test_slack_refusing_a_bot_post_is_reported_not_raised(slack_api, caplog):
     url, _ = slack_api
     slack = SlackAlertsResource(bot_token="xoxb-bad-token", slack_api_url=url)
