@@ -28,6 +28,10 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.sql.ansi.enabled": "false",
     "spark.sql.legacy.timeParserPolicy": "CORRECTED",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # Locally the driver is this machine and each step's table comes back to pandas, so
+    # Spark's 1 GB guard on collected results refused the 12M-row history (1.7 GB) at
+    # 1M customers; the bound that matters is FINANCE_SPARK_DRIVER_MEMORY.
+    "spark.driver.maxResultSize": "0",
 }
 
 # Applied to remote sessions too (they are runtime-settable SQL options).
