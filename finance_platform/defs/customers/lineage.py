@@ -15,6 +15,7 @@ import dagster as dg
 
 from finance_platform.defs.customers.assets import RECOMMENDATION_FEATURES
 from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers.segments import PROFILE_AVERAGES
 
 Dep = tuple[str, str]  # (asset name, column)
 
@@ -127,16 +128,7 @@ DERIVED: dict[str, dict[str, list[Dep]]] = {
         "share": _from(SEGMENTS, "segment_id", "customer_id"),
         **{
             f"avg_{column}": [(SEGMENTS, "segment_id"), (FEATURES, column)]
-            for column in (
-                "total_assets",
-                "credit_card_monthly_expense",
-                "engagement_score",
-                "lifecycle_score",
-                "monthly_income",
-                "age",
-                "product_count",
-                "investment_monthly_count",
-            )
+            for column in PROFILE_AVERAGES
         },
     },
     RECOMMENDATIONS: {
