@@ -14,11 +14,9 @@ Great Expectations is imported inside ``run_suite`` only (it takes seconds to im
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,27 +26,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 QUALITY_DIR = Path(__file__).resolve().parent
-_warm_up: threading.Thread | None = None
-
-
-def warm_up_in_background() -> None:
-    """Start importing Great Expectations on a daemon thread (once per process).
-
-    The import costs seconds of mostly-Python work; started at the beginning of a run
-    it overlaps the run's first steps (CSV parsing and NumPy work, which leave the GIL
-    and the second core free), and ``run_suite``'s own import then finds it done or
-    waits for it (Python's import lock). Nothing else changes if it is never called.
-    """
-    global _warm_up
-    if _warm_up is None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        _warm_up = threading.Thread(
-            target=importlib.import_module,
-            args=("great_expectations",),
-            name="great-expectations-import",
-            daemon=True,
-        )
-        _warm_up.start()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from finance_platform.defs.customers.common import (
     write_frame,
     write_json,
 )
-from finance_platform.quality.expectations import warm_up_in_background
 from finance_platform.resources.lake import LakeResource
 from finance_platform.resources.spark import spark_engine
 from finance_platform.settings import load_customer_settings
@@ -45,8 +44,6 @@ def _raw_asset(asset_name: str, table: str) -> dg.AssetsDefinition:
         "header, row count, delivery date. A missing required column fails here, naming it.",
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        # The group's Great Expectations check comes a few steps later: import GE meanwhile.
-        warm_up_in_background()
         delivery = raw_files.latest_delivery(lake, table)
         if delivery is None:
             raise dg.Failure(f"no {table} delivery under {lake.uri(f'raw/{table}')}")

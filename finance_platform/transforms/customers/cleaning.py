@@ -219,6 +219,8 @@ def _parse_all_dates(raw: pd.DataFrame) -> dict[str, pd.Series]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    import pyarrow.compute  # noqa: F401 - imported here: never import a module from two threads
+
     formats = {
         **{c: rules.DATETIME_FORMAT for c in rules.BEHAVIOR_DATETIME_COLUMNS},
         **{c: rules.DATETIME_FORMAT for c in rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS},
