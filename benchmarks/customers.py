@@ -50,9 +50,12 @@ for event in result.all_events:
         steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 2)
 checks = {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
           for e in result.get_asset_check_evaluations()}
+failures = {e.step_key: (e.event_specific_data.error.message.strip()[-600:]
+                         if e.event_specific_data.error else "")
+            for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
 print(json.dumps({"success": result.success, "seconds": end - start, "run_seconds": end - ready,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "steps": steps, "checks": checks}))
+                  "steps": steps, "checks": checks, "failures": failures}))
 """
 
 
@@ -155,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             f"checks: {len(run['checks']) - len(failed)} passed, {len(failed)} failed: "
             + ", ".join(failed)
         )
+        for step, message in run.get("failures", {}).items():
+            print(f"FAILED step {step}: {message}")
         if args.steps:
             for step, seconds in sorted(run["steps"].items(), key=lambda kv: -kv[1])[:15]:
                 print(f"  {seconds:8.2f} s  {step}")

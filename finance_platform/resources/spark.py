@@ -436,107 +436,52 @@ def spark_resources(settings: Settings) -> dict[str, Any]:
     }
 
 
-# -- engine dispatch for the customers assets ----------------------------------------------
-def spark_engine(context: dg.AssetExecutionContext, table: str, pandas_fn, **params: Any):
-    """``pandas_fn`` itself on the pandas engine; the same step on the configured Spark engine.
+# -- Spark steps of the customers assets ----------------------------------------------------
+def run_spark_step(
+    context: dg.AssetExecutionContext, table: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build ``table`` on the configured Spark engine; Spark writes it to the lake itself.
 
-    The returned callable takes and returns what ``pandas_fn`` does (pandas in,
-    pandas out; ``CleanResult`` for cleaning), so an asset changes one line and
-    keeps its key, its lake path and its metadata:
+    The registry job that owns ``table`` runs with ``params`` and writes the table
+    (and its companions, e.g. the quarantine of a cleaned table) straight to its lake
+    folder; nothing is collected into this process, so the step scales with the
+    cluster, not with the orchestrator's memory. Returns the job's own statistics
+    for the table (the cleaning accounting; ``{}`` for other tables).
 
-        features = spark_engine(context, "customer_features", build)(base, behavior)
-
-    - ``spark``: the Spark transforms run in this process on a local session
-      (``local[*]``), fed with the pandas inputs in their row order (file order
-      decides duplicates and the order of compensated sums, as in pandas).
-    - ``emr-serverless`` / ``glue``: the job runs remotely on the lake through
-      Pipes (``spark_jobs.run``), and the table it wrote is read back, so the
-      asset's own write and metadata stay the same. Cleaning needs
-      ``delivery=<lake path of the CSV>``.
+    - ``spark``: the job body runs in this process on one local session
+      (``local[*]``) shared by the run's steps: no JVM start per step.
+    - ``emr-serverless`` / ``glue``: the job runs remotely through Pipes
+      (``spark_jobs.run``); its reported statistics come back as metadata.
     """
     engine = engine_name()
-    if engine == "pandas":
-        return pandas_fn
     if engine == "spark":
-        return _in_process(context, table, params)
-    return _remote(context, table, params)
+        return _in_process(context, table, dict(params or {}))
+    if engine in SPARK_ENGINES:
+        return _remote(context, table, dict(params or {}))
+    raise dg.Failure(description=f"FINANCE_ENGINE={engine!r} is not a Spark engine")
 
 
-def _job_params(table: str, params: dict[str, Any], args: tuple, kwargs: dict) -> dict[str, Any]:
-    """The registry job's parameters for one asset's step, from the pandas call's arguments."""
-    from finance_platform.transforms.customers.cleaning import CleaningConfig
-
-    if table in ("cleaned_customer_base", "cleaned_customer_behavior"):
-        cfg = (args[1] if len(args) > 1 else kwargs.get("config")) or CleaningConfig()
-        raw_table = (
-            "customer_base" if table == "cleaned_customer_base" else "customer_behavior_assets"
-        )
-        if "delivery" not in params:
-            raise dg.Failure(description=f"{table}: spark_engine(..., delivery=<csv path>) needed")
-        return {
-            "deliveries": {raw_table: params["delivery"]},
-            "age_min": cfg.age_min,
-            "age_max": cfg.age_max,
-            "sigma": cfg.sigma,
-        }
-    if table == "segment_profiles":
-        return {"profiles_only": True}
-    if table == "marketing_targets":
-        run_date = args[3] if len(args) > 3 else kwargs["run_date"]
-        return {"targets_only": True, "run_date": run_date.isoformat()}
-    return {}
-
-
-def _clean_result(table: str, spec: SparkJobSpec, cleaned, quarantine, stats: dict[str, Any]):
-    from finance_platform.transforms.customers.cleaning import CleanResult
-
-    return CleanResult(
-        cleaned=cleaned,
-        quarantine=quarantine,
-        raw_rows=int(stats["raw_rows"]),
-        duplicates_removed=int(stats["duplicates_removed"]),
-        reasons=dict(stats["quarantine_reasons"]),
-    )
-
-
-def _in_process(context, table: str, params: dict[str, Any]):
-    """The registry job's body in this process on a local session, reading the lake.
-
-    Same job code as EMR / Glue (so the same tables); no subprocess or JVM per
-    step, one local session for the whole run; only the step's own output
-    crosses back into pandas (Arrow), for the asset to write and describe.
-    """
+def _in_process(context, table: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The registry job's body in this process on a local session: same code as EMR / Glue."""
     from finance_platform.settings import load_settings
     from finance_platform.spark_jobs.registry import job_for_table
-    from finance_platform.spark_jobs.run import LakePaths, load_runner, writable
+    from finance_platform.spark_jobs.run import LakePaths, run_job
 
     spec = job_for_table(table)
-
-    def run(*args, **kwargs):
-        s = load_spark_settings()
-        spark = SparkSessionResource(
-            master=s.master,
-            driver_memory=s.driver_memory,
-            shuffle_partitions=s.shuffle_partitions,
-            conf=dict(s.conf),
-        ).get_session()
-        context.log.info(f"{table}: running on local Spark {spark.version} (FINANCE_ENGINE=spark)")
-        lake = LakePaths(_lake_uri(load_settings().lake_root))
-        frames = dict(load_runner(spec)(spark, lake, _job_params(table, params, args, kwargs)))
-        stats = frames.pop("__metadata__", {})
-
-        def out(name: str):
-            return writable(frames[name]).toPandas()
-
-        try:
-            if spec.name == "customers_cleaning":
-                (companion,) = spec.companions[table]
-                return _clean_result(table, spec, out(table), out(companion), stats[table])
-            return out(table)
-        finally:
-            spark.catalog.clearCache()  # the step's cached inputs; the next step reads the lake
-
-    return run
+    s = load_spark_settings()
+    spark = SparkSessionResource(
+        master=s.master,
+        driver_memory=s.driver_memory,
+        shuffle_partitions=s.shuffle_partitions,
+        conf=dict(s.conf),
+    ).get_session()
+    context.log.info(f"{table}: running on local Spark {spark.version} (FINANCE_ENGINE=spark)")
+    lake = LakePaths(_lake_uri(load_settings().lake_root))
+    try:
+        _written, stats = run_job(spark, spec, lake, [table], params)
+    finally:
+        spark.catalog.clearCache()  # the step's cached inputs; the next step reads the lake
+    return dict(stats.get(table) or {})
 
 
 def _lake_uri(root: str) -> str:
@@ -545,27 +490,13 @@ def _lake_uri(root: str) -> str:
     return LakeResource(root=root).uri("")
 
 
-def _remote(context, table: str, params: dict[str, Any]):
-    from finance_platform.resources.lake import LakeResource
+def _remote(context, table: str, params: dict[str, Any]) -> dict[str, Any]:
     from finance_platform.settings import load_settings
     from finance_platform.spark_jobs.registry import job_for_table
 
-    settings = load_settings()
-    launcher = spark_resources(settings)["spark_launcher"]
-    lake = LakeResource(root=settings.lake_root, region=settings.aws_region)
+    launcher = spark_resources(load_settings())["spark_launcher"]
     spec = job_for_table(table)
-
-    def run(*args, **kwargs):
-        context.log.info(f"{table}: running on {launcher.engine} (job {spec.name})")
-        job_params = _job_params(table, params, args, kwargs)
-        (result,) = launcher.run(context, job=spec.name, tables=[table], params=job_params)
-        job_meta = (result.metadata or {}).get("job_metadata")
-        stats = getattr(job_meta, "value", job_meta) or {}
-        cleaned = lake.read_table(spec.outputs[table]).to_pandas()
-        if spec.name == "customers_cleaning":
-            (companion,) = spec.companions[table]
-            quarantine = lake.read_table(spec.outputs[companion]).to_pandas()
-            return _clean_result(table, spec, cleaned, quarantine, stats)
-        return cleaned
-
-    return run
+    context.log.info(f"{table}: running on {launcher.engine} (job {spec.name})")
+    (result,) = launcher.run(context, job=spec.name, tables=[table], params=params)
+    job_meta = (result.metadata or {}).get("job_metadata")
+    return dict(getattr(job_meta, "value", job_meta) or {})

@@ -127,6 +127,7 @@ def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, A
             "raw_rows": result.raw_rows,
             "duplicates_removed": result.duplicates_removed,
             "quarantine_reasons": result.reasons,
+            "missing_rates": result.missing_rates,
         }
     return out
 

@@ -80,11 +80,11 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
     assert {"negative_balance", "bad_date:last_app_login_time"} <= set(reasons["quarantine_reason"])
 
     # the asset reads only each customer's last months; same answer as the whole history
-    from finance_platform.defs.customers.assets import BASE_FEATURE_COLUMNS
     from finance_platform.transforms.customers.features import customer_features
+    from finance_platform.transforms.customers.rules import PROFILE_COLUMNS
 
     full = customer_features(
-        lake.read_table(PATHS["cleaned_customer_base"], columns=BASE_FEATURE_COLUMNS).to_pandas(),
+        lake.read_table(PATHS["cleaned_customer_base"], columns=list(PROFILE_COLUMNS)).to_pandas(),
         lake.read_table(PATHS["cleaned_customer_behavior"]).to_pandas(),
     )
     stored = lake.read_table(PATHS["customer_features"]).to_pandas()

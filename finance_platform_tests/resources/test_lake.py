@@ -50,3 +50,19 @@ def test_big_tables_are_written_as_several_files_that_read_back_in_row_order(tmp
     assert lake.read_table("features/t").to_pydict() == table.to_pydict()
     lake.write_parquet("features/t", table.slice(0, 3))  # replaces, no stale files left
     assert lake.count_rows("features/t") == 3
+
+
+def test_head_reads_the_first_rows_across_small_files_and_partitioned_tables(lake: LakeResource):
+    table = pa.table({"k": list(range(10)), "v": [f"r{i}" for i in range(10)]})
+    lake.write_parquet("features/h", table, rows_per_file=3)  # files of 3, 3, 3, 1 rows
+    head = lake.head_table("features/h", 5)
+    assert head.to_pydict() == {"k": [0, 1, 2, 3, 4], "v": ["r0", "r1", "r2", "r3", "r4"]}
+    assert lake.head_table("features/h", 50).num_rows == 10
+
+    quotes = pa.table({"symbol": ["IBM", "IBM", "AAPL"], "close": [1.0, 2.0, 3.0]})
+    lake.write_table("curated/quotes", quotes, partition_cols=["symbol"])
+    head = lake.head_table("curated/quotes", 2)
+    assert head.num_rows == 2 and head.schema.names == ["close", "symbol"]
+
+    lake.write_parquet("features/empty", table.slice(0, 0))
+    assert lake.head_table("features/empty", 5).schema.names == ["k", "v"]

@@ -119,6 +119,12 @@ def test_cleaning_accounting_and_quarantine_match(pandas_tables, spark_tables):
         assert got.duplicates_removed == want.duplicates_removed, side
         assert got.reasons == want.reasons, side
         assert got.balanced, side
+        raw = pandas_tables["raw"][
+            "customer_base" if side == "base" else "customer_behavior_assets"
+        ]
+        assert got.missing_rates == pytest.approx(raw.isna().mean().to_dict(), abs=1e-12), side
+        if side == "behavior":  # the generator leaves ~20% of contact results empty
+            assert 0.1 < got.missing_rates["contact_result"] < 0.3
         quarantine = got.quarantine.toPandas()
         assert list(quarantine.columns) == list(want.quarantine.columns), side
         assert _quarantine_labels(quarantine) == _quarantine_labels(want.quarantine), side

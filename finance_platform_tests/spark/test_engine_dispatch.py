@@ -1,6 +1,7 @@
 """FINANCE_ENGINE=spark through the real customers assets: same keys, same lake tables as pandas."""
 
 import datetime as dt
+import json
 import shutil
 
 import dagster as dg
@@ -68,3 +69,44 @@ def test_customers_group_on_spark_writes_the_pandas_tables(spark, tmp_path, lake
             zip(want["customer_id"].astype(str), want["quarantine_reason"], strict=True)
         ) == sorted(zip(got["customer_id"].astype(str), got["quarantine_reason"], strict=True))
     assert spark_jobs_run > 0, "FINANCE_ENGINE=spark did not run anything on Spark"
+
+    # The Spark job wrote the tables itself; what the checks and the UI read must not change:
+    # the cleaning accounting (incl. missing rates) and each asset's summary metadata.
+    for side in ("customer_base", "customer_behavior"):
+        want = json.loads((expected_root / f"monitoring/cleaning_stats/{side}.json").read_text())
+        got = json.loads((lake_root / f"monitoring/cleaning_stats/{side}.json").read_text())
+        for field in PER_RUN_FIELDS:
+            want.pop(field), got.pop(field)
+        assert got == want, side
+    assert _summaries(spark_run) == _summaries(pandas_run)
+
+
+PER_RUN_FIELDS = ("run_id", "written_at", "previous_row_count")
+SUMMARY_KEYS = (
+    "dagster/row_count",
+    "quarantined_rows",
+    "duplicates_removed",
+    "quarantine_reasons",
+    "segment_sizes",
+    "customers_without_behavior",
+    "customers_in_cool_period",
+    "targets_by_product",
+)
+
+
+def _summaries(run) -> dict[str, dict]:
+    """Per asset: the metadata values a user compares between runs (not paths or charts)."""
+    out = {}
+    for event in run.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        out[event.asset_key.to_user_string()] = {
+            k: meta[k].value for k in SUMMARY_KEYS if k in meta
+        } | {
+            "columns": [c.name for c in meta["dagster/column_schema"].value.columns]
+            if "dagster/column_schema" in meta
+            else None,
+            "mean_engagement_score": round(meta["mean_engagement_score"].value, 9)
+            if "mean_engagement_score" in meta
+            else None,
+        }
+    return out

@@ -11,6 +11,7 @@ from finance_platform.defs.customers.common import (
     OWNERS,
     PATHS,
     QUARANTINE,
+    WrittenTable,
     bar_chart,
     histogram,
     histograms_by_group,
@@ -21,7 +22,7 @@ from finance_platform.defs.customers.common import (
     write_json,
 )
 from finance_platform.resources.lake import LakeResource
-from finance_platform.resources.spark import spark_engine
+from finance_platform.resources.spark import run_spark_step, uses_spark
 from finance_platform.settings import load_customer_settings
 from finance_platform.transforms.customers import rules
 
@@ -92,6 +93,30 @@ def _delivery_path(context: dg.AssetExecutionContext, lake: LakeResource, raw_ke
     return delivery.path
 
 
+def build_table(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    asset_name: str,
+    build,
+    *,
+    summarise: tuple[str, ...] = (),
+    spark_params: dict | None = None,
+) -> WrittenTable:
+    """Build an asset's table on the configured engine and write it to ``PATHS[asset_name]``.
+
+    pandas (default): ``build()`` returns the table, written here. Spark engines: the
+    Spark job writes the table itself and only the ``summarise`` columns the asset's
+    metadata needs are read back (``build`` is not called).
+    """
+    path = PATHS[asset_name]
+    if uses_spark():
+        run_spark_step(context, asset_name, spark_params)
+        return WrittenTable.from_lake(lake, path, summarise)
+    frame = build()
+    write_frame(lake, path, frame)
+    return WrittenTable.from_frame(path, frame)
+
+
 def _clean(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
@@ -107,40 +132,60 @@ def _clean(
     config = CleaningConfig(settings.age_min, settings.age_max, settings.outlier_sigma)
     path = _delivery_path(context, lake, raw_key)
     table = RAW_TABLES[raw_key]
-    raw = raw_files.read_delivery(lake, table, path)
-    missing_rates = {c: round(float(v), 6) for c, v in raw.isna().mean().items()}
-    result = spark_engine(context, asset_name, clean_fn, delivery=path)(raw, config)
-    del raw
-    result.quarantine["delivery"] = path.rsplit("/", 1)[-1]
-    write_frame(lake, PATHS[asset_name], result.cleaned)
-    write_frame(lake, QUARANTINE[asset_name], result.quarantine)
+    delivery_name = path.rsplit("/", 1)[-1]
+    if uses_spark():
+        job = run_spark_step(
+            context,
+            asset_name,
+            {
+                "deliveries": {table: path},
+                "age_min": config.age_min,
+                "age_max": config.age_max,
+                "sigma": config.sigma,
+            },
+        )
+        cleaned = WrittenTable.from_lake(lake, PATHS[asset_name])
+        quarantined = lake.count_rows(QUARANTINE[asset_name])
+        raw_rows, duplicates = int(job["raw_rows"]), int(job["duplicates_removed"])
+        reasons, rates = dict(job["quarantine_reasons"]), dict(job["missing_rates"])
+    else:
+        raw = raw_files.read_delivery(lake, table, path)
+        rates = raw.isna().mean().to_dict()
+        result = clean_fn(raw, config)
+        del raw
+        result.quarantine["delivery"] = delivery_name
+        write_frame(lake, PATHS[asset_name], result.cleaned)
+        write_frame(lake, QUARANTINE[asset_name], result.quarantine)
+        cleaned = WrittenTable.from_frame(PATHS[asset_name], result.cleaned)
+        quarantined = len(result.quarantine)
+        raw_rows, duplicates, reasons = result.raw_rows, result.duplicates_removed, result.reasons
+    missing_rates = {c: round(float(v), 6) for c, v in rates.items()}
     previous = previous_row_count(context)
     stats = {
         "asset": asset_name,
         "delivery": path,
         "run_id": context.run_id,
         "written_at": dt.datetime.now(dt.UTC).isoformat(),
-        "raw_rows_parsed": result.raw_rows,
-        "cleaned_rows": len(result.cleaned),
-        "quarantined_rows": len(result.quarantine),
-        "duplicates_removed": result.duplicates_removed,
-        "quarantine_reasons": result.reasons,
+        "raw_rows_parsed": raw_rows,
+        "cleaned_rows": cleaned.rows,
+        "quarantined_rows": quarantined,
+        "duplicates_removed": duplicates,
+        "quarantine_reasons": reasons,
         "missing_rates": missing_rates,
         "previous_row_count": previous,
     }
     write_json(lake, CLEANING_STATS[asset_name], stats)
-    if result.duplicates_removed:
-        context.log.warning(f"{asset_name}: removed {result.duplicates_removed:,} duplicate rows")
+    if duplicates:
+        context.log.warning(f"{asset_name}: removed {duplicates:,} duplicate rows")
     return dg.MaterializeResult(
         metadata=table_metadata(
             lake,
-            PATHS[asset_name],
-            result.cleaned,
+            cleaned,
             previous_row_count=dg.MetadataValue.int(previous if previous is not None else -1),
-            quarantined_rows=dg.MetadataValue.int(len(result.quarantine)),
+            quarantined_rows=dg.MetadataValue.int(quarantined),
             quarantine_path=dg.MetadataValue.text(QUARANTINE[asset_name]),
-            duplicates_removed=dg.MetadataValue.int(result.duplicates_removed),
-            quarantine_reasons=dg.MetadataValue.json(result.reasons),
+            duplicates_removed=dg.MetadataValue.int(duplicates),
+            quarantine_reasons=dg.MetadataValue.json(reasons),
             source_delivery=dg.MetadataValue.text(path),
         )
     )
@@ -192,41 +237,6 @@ def cleaned_customer_behavior(
     )
 
 
-BEHAVIOR_FEATURE_COLUMNS = [
-    "customer_id",
-    "stat_month",
-    "month_index",
-    "total_assets",
-    "deposit_balance",
-    "financial_balance",
-    "fund_balance",
-    "insurance_balance",
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
-    "credit_card_monthly_expense",
-    "investment_monthly_count",
-    "app_login_count",
-    "last_app_login_time",
-    "contact_result_code",
-    "marketing_cool_period",
-]
-BASE_FEATURE_COLUMNS = [
-    "customer_id",
-    "age",
-    "gender_code",
-    "occupation_type_code",
-    "monthly_income",
-    "open_account_date",
-    "lifecycle_code",
-    "marriage_code",
-    "city_level_code",
-]
-
-
 def _read(lake: LakeResource, asset_name: str, columns: list[str] | None = None):
     return lake.read_table(PATHS[asset_name], columns=columns).to_pandas()
 
@@ -240,7 +250,7 @@ def _recent_behavior(lake: LakeResource, months: int):
     import pandas as pd
     import pyarrow.compute as pc
 
-    table = lake.read_table(PATHS["cleaned_customer_behavior"], columns=BEHAVIOR_FEATURE_COLUMNS)
+    table = lake.read_table(PATHS["cleaned_customer_behavior"], columns=list(rules.CURRENT_COLUMNS))
     ids = pc.dictionary_encode(table["customer_id"].cast("string")).combine_chunks()
     codes = ids.indices.to_numpy(zero_copy_only=False)
     month = table["month_index"].to_numpy()
@@ -266,18 +276,24 @@ def customer_features(
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.features import customer_features as build
 
-    base = _read(lake, "cleaned_customer_base", BASE_FEATURE_COLUMNS)
-    behavior = _recent_behavior(lake, rules.FREQUENCY_MONTHS)
-    features = spark_engine(context, "customer_features", build)(base, behavior)
-    del base, behavior
-    write_frame(lake, PATHS["customer_features"], features)
+    def features():
+        base = _read(lake, "cleaned_customer_base", list(rules.PROFILE_COLUMNS))
+        return build(base, _recent_behavior(lake, rules.FREQUENCY_MONTHS))
+
+    written = build_table(
+        context,
+        lake,
+        "customer_features",
+        features,
+        summarise=("engagement_score", "has_behavior"),
+    )
+    summary = written.frame
     return dg.MaterializeResult(
         metadata=table_metadata(
             lake,
-            PATHS["customer_features"],
-            features,
-            mean_engagement_score=float(features["engagement_score"].mean()),
-            customers_without_behavior=int((~features["has_behavior"]).sum()),
+            written,
+            mean_engagement_score=float(summary["engagement_score"].mean()),
+            customers_without_behavior=int((~summary["has_behavior"].astype(bool)).sum()),
         )
     )
 
@@ -297,10 +313,13 @@ def behavior_metrics(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     from finance_platform.transforms.customers.features import behavior_metrics as build
 
     columns = ["customer_id", "month_index", *rules.TREND_METRICS]
-    behavior = _read(lake, "cleaned_customer_behavior", columns)
-    metrics = spark_engine(context, "behavior_metrics", build)(behavior)
-    write_frame(lake, PATHS["behavior_metrics"], metrics)
-    return dg.MaterializeResult(metadata=table_metadata(lake, PATHS["behavior_metrics"], metrics))
+    written = build_table(
+        context,
+        lake,
+        "behavior_metrics",
+        lambda: build(_read(lake, "cleaned_customer_behavior", columns)),
+    )
+    return dg.MaterializeResult(metadata=table_metadata(lake, written))
 
 
 @dg.asset(
@@ -320,15 +339,18 @@ def customer_segments(
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.segments import assign_segments
 
-    features = _read(lake, "customer_features")
-    segments = spark_engine(context, "customer_segments", assign_segments)(features)
-    write_frame(lake, PATHS["customer_segments"], segments)
-    sizes = segments["segment_id"].astype("str").value_counts().sort_index()
+    written = build_table(
+        context,
+        lake,
+        "customer_segments",
+        lambda: assign_segments(_read(lake, "customer_features")),
+        summarise=("segment_id",),
+    )
+    sizes = written.frame["segment_id"].astype("str").value_counts().sort_index()
     return dg.MaterializeResult(
         metadata=table_metadata(
             lake,
-            PATHS["customer_segments"],
-            segments,
+            written,
             segment_sizes=dg.MetadataValue.json({k: int(v) for k, v in sizes.items()}),
             segment_size_chart=dg.MetadataValue.md(
                 bar_chart(list(sizes.index), sizes.tolist(), "Customers per segment", "segment")
@@ -352,16 +374,23 @@ def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     from finance_platform.transforms.customers.segments import PROFILE_AVERAGES
     from finance_platform.transforms.customers.segments import segment_profiles as build
 
-    segments = _read(lake, "customer_segments", ["customer_id", "segment_id"])
-    features = _read(lake, "customer_features", ["customer_id", *PROFILE_AVERAGES])
-    profiles = spark_engine(context, "segment_profiles", build)(segments, features)
-    write_frame(lake, PATHS["segment_profiles"], profiles)
-    ordered = profiles.sort_values("segment_id")
+    def profiles():
+        segments = _read(lake, "customer_segments", ["customer_id", "segment_id"])
+        return build(segments, _read(lake, "customer_features", ["customer_id", *PROFILE_AVERAGES]))
+
+    written = build_table(
+        context,
+        lake,
+        "segment_profiles",
+        profiles,
+        summarise=("segment_id", "avg_total_assets"),
+        spark_params={"profiles_only": True},
+    )
+    ordered = written.frame.sort_values("segment_id")
     return dg.MaterializeResult(
         metadata=table_metadata(
             lake,
-            PATHS["segment_profiles"],
-            profiles,
+            written,
             avg_total_assets_chart=dg.MetadataValue.md(
                 bar_chart(
                     ordered["segment_id"].astype("str").tolist(),
@@ -412,16 +441,23 @@ def product_recommendations(
         product_recommendations as build,
     )
 
-    features = _read(lake, "customer_features", RECOMMENDATION_FEATURES)
-    segments = _read(lake, "customer_segments", ["customer_id", "segment_id"])
-    recs = spark_engine(context, "product_recommendations", build)(features, segments)
-    write_frame(lake, PATHS["product_recommendations"], recs)
+    def recommendations():
+        features = _read(lake, "customer_features", RECOMMENDATION_FEATURES)
+        return build(features, _read(lake, "customer_segments", ["customer_id", "segment_id"]))
+
+    written = build_table(
+        context,
+        lake,
+        "product_recommendations",
+        recommendations,
+        summarise=("product", "score"),
+    )
+    recs = written.frame
     means = recs.groupby("product", observed=True)["score"].mean().round(2)
     return dg.MaterializeResult(
         metadata=table_metadata(
             lake,
-            PATHS["product_recommendations"],
-            recs,
+            written,
             mean_score_by_product=dg.MetadataValue.json(
                 {str(k): float(v) for k, v in means.items()}
             ),
@@ -461,19 +497,30 @@ def marketing_targets(
     )
 
     run_date = load_customer_settings().marketing_run_date()
-    recs = _read(lake, "product_recommendations")
     features = _read(lake, "customer_features", ["customer_id", "marketing_cool_period"])
-    segments = _read(lake, "customer_segments", ["customer_id", "segment_id", "segment_name_en"])
-    targets = spark_engine(context, "marketing_targets", build)(recs, features, segments, run_date)
+
+    def targets():
+        recs = _read(lake, "product_recommendations")
+        segments = _read(
+            lake, "customer_segments", ["customer_id", "segment_id", "segment_name_en"]
+        )
+        return build(recs, features, segments, run_date)
+
+    written = build_table(
+        context,
+        lake,
+        "marketing_targets",
+        targets,
+        summarise=("recommended_product", "priority_score"),
+        spark_params={"targets_only": True, "run_date": run_date.isoformat()},
+    )
     cooling = int(in_cool_period(features["marketing_cool_period"], run_date).sum())
-    del recs
-    write_frame(lake, PATHS["marketing_targets"], targets)
+    targets = written.frame
     by_product = targets["recommended_product"].astype("str").value_counts()
     return dg.MaterializeResult(
         metadata=table_metadata(
             lake,
-            PATHS["marketing_targets"],
-            targets,
+            written,
             run_date=dg.MetadataValue.text(run_date.isoformat()),
             customers_in_cool_period=dg.MetadataValue.int(cooling),
             targets_by_product=dg.MetadataValue.json({k: int(v) for k, v in by_product.items()}),

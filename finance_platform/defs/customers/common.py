@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -96,17 +98,59 @@ def markdown_preview(df: pd.DataFrame, rows: int = 5, max_cols: int = 12) -> str
     return "\n".join(lines)
 
 
-def table_metadata(lake: LakeResource, path: str, df: pd.DataFrame, **extra: Any) -> dict:
+@dataclass
+class WrittenTable:
+    """A table an asset step has written to the lake, with what its metadata is built from.
+
+    ``frame`` is the whole table when the pandas engine built it in this process; when a
+    Spark engine wrote it, ``frame`` holds only the columns the asset summarises (read back
+    from the lake), so a million-customer table never crosses into pandas whole.
+    ``sample`` (the first rows) gives the preview and the column schema either way.
+    """
+
+    path: str
+    rows: int
+    sample: pd.DataFrame
+    frame: pd.DataFrame
+
+    @property
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.sample.columns]
+
+    @classmethod
+    def from_frame(cls, path: str, df: pd.DataFrame) -> WrittenTable:
+        return cls(path=path, rows=len(df), sample=df, frame=df)
+
+    @classmethod
+    def from_lake(cls, lake: LakeResource, path: str, columns: Sequence[str] = ()) -> WrittenTable:
+        """A table a Spark job wrote: row count from the footers, a sample, ``columns`` read."""
+        import pandas as pd
+
+        frame = (
+            lake.read_table(path, columns=list(columns)).to_pandas() if columns else pd.DataFrame()
+        )
+        return cls(
+            path=path,
+            rows=lake.count_rows(path),
+            sample=lake.head_table(path, PREVIEW_ROWS).to_pandas(),
+            frame=frame,
+        )
+
+
+PREVIEW_ROWS = 5
+
+
+def table_metadata(lake: LakeResource, table: WrittenTable, **extra: Any) -> dict:
     meta: dict[str, Any] = {
-        "dagster/row_count": dg.MetadataValue.int(len(df)),
-        "dagster/column_schema": table_schema(df),
-        "preview": dg.MetadataValue.md(markdown_preview(df)),
-        "lake_path": dg.MetadataValue.text(path),
-        "uri": dg.MetadataValue.path(lake.uri(path)),
+        "dagster/row_count": dg.MetadataValue.int(table.rows),
+        "dagster/column_schema": table_schema(table.sample),
+        "preview": dg.MetadataValue.md(markdown_preview(table.sample, rows=PREVIEW_ROWS)),
+        "lake_path": dg.MetadataValue.text(table.path),
+        "uri": dg.MetadataValue.path(lake.uri(table.path)),
     }
-    asset = ASSET_BY_PATH.get(path)
+    asset = ASSET_BY_PATH.get(table.path)
     if asset is not None:
-        meta["dagster/column_lineage"] = _column_lineage(lake, asset, [str(c) for c in df.columns])
+        meta["dagster/column_lineage"] = _column_lineage(lake, asset, table.columns)
     meta.update(extra)
     return meta
 

@@ -14,25 +14,6 @@ import pandas as pd
 from finance_platform.transforms.customers import rules
 from finance_platform.transforms.customers.frames import take_rows
 
-CURRENT_COLUMNS = (
-    "customer_id",
-    "stat_month",
-    "month_index",
-    *rules.BALANCE_COLUMNS,
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
-    "credit_card_monthly_expense",
-    "investment_monthly_count",
-    "app_login_count",
-    "last_app_login_time",
-    "contact_result_code",
-    "marketing_cool_period",
-)
-
 
 def as_of_date(behavior: pd.DataFrame) -> pd.Timestamp:
     """Last day of the newest snapshot month."""
@@ -58,7 +39,7 @@ def current_view(behavior: pd.DataFrame, coded=None) -> pd.DataFrame:
     latest = np.full(len(uniques), np.iinfo(np.int64).min)
     np.maximum.at(latest, codes, months)
     rows = months == latest[codes]
-    cols = [c for c in CURRENT_COLUMNS if c in behavior.columns]
+    cols = [c for c in rules.CURRENT_COLUMNS if c in behavior.columns]
     out = take_rows(behavior[cols], rows)
     out["customer_id"] = out["customer_id"].astype("str")
     return out
@@ -153,50 +134,14 @@ def customer_features(base: pd.DataFrame, behavior: pd.DataFrame) -> pd.DataFram
             "investment_monthly_count": "avg_investments_3m",
         }
     )
-    profile = base.loc[
-        :,
-        [
-            "customer_id",
-            "age",
-            "gender_code",
-            "occupation_type_code",
-            "monthly_income",
-            "open_account_date",
-            "lifecycle_code",
-            "marriage_code",
-            "city_level_code",
-        ],
-    ]
+    profile = base.loc[:, list(rules.PROFILE_COLUMNS)]
     df = profile.merge(current, on="customer_id", how="left").merge(
         averages, on="customer_id", how="left"
     )
     df["has_behavior"] = df["month_index"].notna()
-    zero_cols = [
-        *rules.BALANCE_COLUMNS,
-        "deposit_flag",
-        "financial_flag",
-        "fund_flag",
-        "insurance_flag",
-        "product_count",
-        "financial_repurchase_count",
-        "credit_card_monthly_expense",
-        "investment_monthly_count",
-        "app_login_count",
-        "avg_logins_3m",
-        "avg_investments_3m",
-    ]
-    for col in zero_cols:
+    for col in rules.ZERO_FILLED_FEATURES:
         df[col] = df[col].fillna(0)
-    for col in (
-        "deposit_flag",
-        "financial_flag",
-        "fund_flag",
-        "insurance_flag",
-        "product_count",
-        "financial_repurchase_count",
-        "investment_monthly_count",
-        "app_login_count",
-    ):
+    for col in rules.COUNT_FEATURES:
         df[col] = df[col].astype("int64")
     code = df["contact_result_code"].astype("str")
     df["contact_result_code"] = code.where(df["has_behavior"], rules.NO_CONTACT)

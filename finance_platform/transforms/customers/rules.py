@@ -74,6 +74,57 @@ BALANCE_COLUMNS = (
     "insurance_balance",
 )
 BEHAVIOR_FLOAT_COLUMNS = (*BALANCE_COLUMNS, "credit_card_monthly_expense")
+# What the features read, for both engines: a customer's profile from the cleaned base...
+PROFILE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "age",
+    "gender_code",
+    "occupation_type_code",
+    "monthly_income",
+    "open_account_date",
+    "lifecycle_code",
+    "marriage_code",
+    "city_level_code",
+)
+# ... and the fields of the current (latest) monthly snapshot from the cleaned behaviour.
+CURRENT_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "stat_month",
+    "month_index",
+    *BALANCE_COLUMNS,
+    "deposit_flag",
+    "financial_flag",
+    "fund_flag",
+    "insurance_flag",
+    "product_count",
+    "financial_repurchase_count",
+    "credit_card_monthly_expense",
+    "investment_monthly_count",
+    "app_login_count",
+    "last_app_login_time",
+    "contact_result_code",
+    "marketing_cool_period",
+)
+# Counts of the current view (integers); a customer without any snapshot gets 0 for them...
+COUNT_FEATURES: tuple[str, ...] = (
+    "deposit_flag",
+    "financial_flag",
+    "fund_flag",
+    "insurance_flag",
+    "product_count",
+    "financial_repurchase_count",
+    "investment_monthly_count",
+    "app_login_count",
+)
+# ... and for every amount and average, so scores never see a missing value.
+ZERO_FILLED_FEATURES: tuple[str, ...] = (
+    *BALANCE_COLUMNS,
+    *COUNT_FEATURES[:6],
+    "credit_card_monthly_expense",
+    *COUNT_FEATURES[6:],
+    "avg_logins_3m",
+    "avg_investments_3m",
+)
 BEHAVIOR_INT_COLUMNS = (
     "deposit_flag",
     "financial_flag",

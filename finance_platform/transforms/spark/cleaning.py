@@ -35,6 +35,8 @@ class SparkCleanResult:
     raw_rows: int
     duplicates_removed: int
     reasons: dict[str, int] = field(default_factory=dict)
+    # share of empty values per raw column over every delivered row (the missing-rate check)
+    missing_rates: dict[str, float] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -115,12 +117,23 @@ class _Reasons:
         return out.otherwise(F.lit(None).cast("string"))
 
 
-def _duplicates(df: DataFrame, keys: list[Column]) -> Column:
-    from pyspark.sql import Window
+def _with_duplicates(df: DataFrame, keys: list[str], empty_key: Column) -> DataFrame:
+    """``df`` plus ``_duplicate``: a repeat (later in file order) of a non-empty key.
 
+    Only the keys travel through a shuffle (grouped, keeping repeated keys, usually a
+    small share), and that list is broadcast back: the wide rows are never shuffled,
+    which a window over the whole table would do.
+    """
     F = _F()
-    first = Window.partitionBy(*keys).orderBy(ROW)
-    return F.row_number().over(first) > 1
+    repeated = (
+        df.groupBy(*keys)
+        .agg(F.min(ROW).alias("_first"), F.count(F.lit(1)).alias("_n"))
+        .where(F.col("_n") > 1)
+        .drop("_n")
+    )
+    flagged = df.join(F.broadcast(repeated), on=keys, how="left")
+    repeat = F.coalesce(F.col(ROW) != F.col("_first"), F.lit(False))
+    return flagged.withColumn(_DUP, repeat & ~empty_key).drop("_first")
 
 
 def _outlier_flags(
@@ -145,19 +158,34 @@ def _outlier_flags(
     return df, flags
 
 
+def _accounting(
+    df: DataFrame, raw_columns: tuple[str, ...]
+) -> tuple[int, dict[str | None, int], dict[str, float]]:
+    """One pass: rows, kept rows per quarantine reason (None = clean), empty share per column.
+
+    Empty means null or ``""``, as the pandas engine's ``isna`` on the parsed CSV.
+    """
+    F = _F()
+    empty = [
+        F.sum((F.col(c).isNull() | (F.col(c) == "")).cast("long")).alias(f"_empty_{i}")
+        for i, c in enumerate(raw_columns)
+    ]
+    groups = df.groupBy(REASON, _DUP).agg(F.count(F.lit(1)).alias("_n"), *empty).collect()
+    rows = sum(int(g["_n"]) for g in groups)
+    kept = {g[REASON]: int(g["_n"]) for g in groups if not g[_DUP]}
+    rates = {
+        c: (sum(int(g[f"_empty_{i}"] or 0) for g in groups) / rows if rows else 0.0)
+        for i, c in enumerate(raw_columns)
+    }
+    return rows, kept, rates
+
+
 def _finish(
     df: DataFrame, raw_columns: tuple[str, ...], typed: dict[str, Column]
-) -> tuple[DataFrame, DataFrame, int, int, dict[str, int]]:
+) -> tuple[DataFrame, DataFrame, int, int, dict[str, int], dict[str, float]]:
     F = _F()
-    counts = {
-        row[REASON]: int(row["n"])
-        for row in df.where(~F.col(_DUP))
-        .groupBy(REASON)
-        .agg(F.count(F.lit(1)).alias("n"))
-        .collect()
-    }
-    duplicates = int(df.where(F.col(_DUP)).count())
-    raw_rows = sum(counts.values()) + duplicates
+    raw_rows, counts, missing = _accounting(df, raw_columns)
+    duplicates = raw_rows - sum(counts.values())
     cleaned = df.where(~F.col(_DUP) & F.col(REASON).isNull())
     cleaned = cleaned.select(
         *[typed.get(c, F.col(c)).alias(c) for c in raw_columns],
@@ -168,7 +196,7 @@ def _finish(
         *[c for c in raw_columns if c not in rules.PII_COLUMNS], REASON
     )
     reasons = {k: v for k, v in counts.items() if k is not None}
-    return cleaned, quarantine, raw_rows, duplicates, reasons
+    return cleaned, quarantine, raw_rows, duplicates, reasons, missing
 
 
 def clean_customer_base(
@@ -181,16 +209,14 @@ def clean_customer_base(
     F = _F()
     reasons = _Reasons()
     reasons.flag(_empty(F.col("customer_id")), rules.REASON_EMPTY_KEY)
-    df = raw.withColumn(
-        _DUP, _duplicates(raw, [F.col("customer_id")]) & ~_empty(F.col("customer_id"))
-    )
+    df = raw
     for col in (*rules.BASE_INT_COLUMNS, *rules.BASE_FLOAT_COLUMNS):
         df = df.withColumn(f"_typed_{col}", _number(F.col(col)))
     for col in rules.BASE_DATE_COLUMNS:
         df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
     # Parse once: later rules (and several actions) reference the typed columns, and
     # without the cache Spark inlines every parse into one huge, slowly interpreted CASE.
-    df = df.cache()
+    df = _with_duplicates(df.cache(), ["customer_id"], _empty(F.col("customer_id")))
     for col in (*rules.BASE_INT_COLUMNS, *rules.BASE_FLOAT_COLUMNS):
         bad = _bad_number(F.col(f"_typed_{col}"), integer=col in rules.BASE_INT_COLUMNS)
         reasons.flag(bad, f"{rules.REASON_BAD_NUMBER}:{col}")
@@ -212,8 +238,7 @@ def clean_customer_base(
         "occupation_code": _codes(F.col("occupation"), occupation),
         **{code: _codes(F.col(raw_col), mapping) for raw_col, code, mapping in rules.BASE_LABELS},
     }
-    cleaned, quarantine, n, dups, counts = _finish(df, rules.BASE_COLUMNS, typed)
-    return SparkCleanResult(cleaned, quarantine, n, dups, counts)
+    return SparkCleanResult(*_finish(df, rules.BASE_COLUMNS, typed))
 
 
 def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) -> SparkCleanResult:
@@ -225,11 +250,7 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
     month = _timestamp(F.col("stat_month"), rules.MONTH_FORMAT)
     month_index = (F.year(month) - 1970) * 12 + F.month(month) - 1
     df = raw.withColumn("_typed_month_index", month_index.cast("long"))
-    df = df.withColumn(
-        _DUP,
-        _duplicates(df, [F.col("customer_id"), F.coalesce(F.col("_typed_month_index"), F.lit(-1))])
-        & ~empty_key,
-    )
+    df = df.withColumn("_key_month", F.coalesce(F.col("_typed_month_index"), F.lit(-1)))
     reasons.flag(F.col("_typed_month_index").isNull(), f"{rules.REASON_BAD_DATE}:stat_month")
     numbers = (*rules.BEHAVIOR_FLOAT_COLUMNS, *rules.BEHAVIOR_INT_COLUMNS)
     for col in numbers:
@@ -238,7 +259,7 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
         df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATETIME_FORMAT))
     for col in rules.BEHAVIOR_DATE_COLUMNS:
         df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
-    df = df.cache()  # parse once (see clean_customer_base)
+    df = _with_duplicates(df.cache(), ["customer_id", "_key_month"], empty_key)  # parse once
     for col in numbers:
         bad = _bad_number(F.col(f"_typed_{col}"), integer=col in rules.BEHAVIOR_INT_COLUMNS)
         reasons.flag(bad, f"{rules.REASON_BAD_NUMBER}:{col}")
@@ -284,5 +305,4 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
         "contact_result_code": contact,
         "contact_result_missing": missing,
     }
-    cleaned, quarantine, n, dups, counts = _finish(df, rules.BEHAVIOR_COLUMNS, typed)
-    return SparkCleanResult(cleaned, quarantine, n, dups, counts)
+    return SparkCleanResult(*_finish(df, rules.BEHAVIOR_COLUMNS, typed))

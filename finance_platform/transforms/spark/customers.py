@@ -17,53 +17,6 @@ from finance_platform.transforms.customers import rules
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-PROFILE_COLUMNS = (
-    "customer_id",
-    "age",
-    "gender_code",
-    "occupation_type_code",
-    "monthly_income",
-    "open_account_date",
-    "lifecycle_code",
-    "marriage_code",
-    "city_level_code",
-)
-CURRENT_COLUMNS = (
-    "customer_id",
-    "stat_month",
-    "month_index",
-    *rules.BALANCE_COLUMNS,
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
-    "credit_card_monthly_expense",
-    "investment_monthly_count",
-    "app_login_count",
-    "last_app_login_time",
-    "contact_result_code",
-    "marketing_cool_period",
-)
-INT_FEATURES = (
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
-    "investment_monthly_count",
-    "app_login_count",
-)
-ZERO_FILLED = (
-    *rules.BALANCE_COLUMNS,
-    *INT_FEATURES[:6],
-    "credit_card_monthly_expense",
-    *INT_FEATURES[6:],
-    "avg_logins_3m",
-    "avg_investments_3m",
-)
 PROFILE_AVERAGES = (
     "total_assets",
     "credit_card_monthly_expense",
@@ -168,7 +121,7 @@ def current_view(behavior: DataFrame) -> DataFrame:
     """Each customer's latest monthly snapshot."""
     F = _F()
     latest = _with_latest(behavior)
-    cols = [c for c in CURRENT_COLUMNS if c in behavior.columns]
+    cols = [c for c in rules.CURRENT_COLUMNS if c in behavior.columns]
     return latest.where(F.col("month_index") == F.col("_latest")).select(*cols)
 
 
@@ -197,14 +150,14 @@ def customer_features(base: DataFrame, behavior: DataFrame) -> DataFrame:
     )
     row = [ROW] if ROW in base.columns else []
     df = (
-        base.select(*PROFILE_COLUMNS, *row)
+        base.select(*rules.PROFILE_COLUMNS, *row)
         .join(current, "customer_id", "left")
         .join(averages, "customer_id", "left")
     )
     df = df.withColumn("has_behavior", F.col("month_index").isNotNull())
-    for col in ZERO_FILLED:
+    for col in rules.ZERO_FILLED_FEATURES:
         df = df.withColumn(col, F.coalesce(F.col(col), F.lit(0)))
-    for col in INT_FEATURES:
+    for col in rules.COUNT_FEATURES:
         df = df.withColumn(col, F.col(col).cast("long"))
     df = df.withColumn(
         "contact_result_code",
@@ -241,9 +194,13 @@ def customer_features(base: DataFrame, behavior: DataFrame) -> DataFrame:
         "latest_stat_month", F.col("latest_stat_month").cast("string")
     )
     order = [
-        *PROFILE_COLUMNS,
+        *rules.PROFILE_COLUMNS,
         "latest_stat_month",
-        *[c for c in CURRENT_COLUMNS if c not in ("customer_id", "stat_month", "month_index")],
+        *[
+            c
+            for c in rules.CURRENT_COLUMNS
+            if c not in ("customer_id", "stat_month", "month_index")
+        ],
         "avg_logins_3m",
         "avg_investments_3m",
         "has_behavior",
