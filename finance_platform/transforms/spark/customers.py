@@ -267,26 +267,44 @@ def behavior_metrics(behavior: DataFrame) -> DataFrame:
     )
     latest = F.col("latest_month_index")
 
-    def ordered_sum(window: int, value) -> Column:
-        def step(acc, item):
-            inside = item["m"] > latest - F.lit(window)
-            return acc + F.when(inside, value(item)).otherwise(F.lit(0.0))
+    # All sums of both windows in one ordered pass over each customer's months: a struct
+    # accumulator, so the interpreted lambda walks the array once, not once per sum.
+    def x(item) -> Column:
+        return (item["m"] - latest).cast("double")
 
-        return F.aggregate("_items", F.lit(0.0), step)
+    terms: dict[str, tuple[int, Any]] = {}  # sum name -> (window, term of one month)
+    for window in rules.TREND_WINDOWS:
+        terms[f"n{window}"] = (window, lambda item: F.lit(1.0))
+        terms[f"sx{window}"] = (window, x)
+        terms[f"sxx{window}"] = (window, lambda item: x(item) * x(item))
+        for metric in metrics:
+            terms[f"sy{window}_{metric}"] = (window, lambda item, metric=metric: item[metric])
+            terms[f"sxy{window}_{metric}"] = (
+                window,
+                lambda item, metric=metric: x(item) * item[metric],
+            )
+    start = F.struct(*[F.lit(0.0).alias(name) for name in terms])
+
+    def step(acc, item):
+        fields = []
+        for name, (window, term) in terms.items():
+            inside = item["m"] > latest - F.lit(window)
+            fields.append(
+                (acc[name] + F.when(inside, term(item)).otherwise(F.lit(0.0))).alias(name)
+            )
+        return F.struct(*fields)
+
+    sums = grouped.select("*", F.aggregate("_items", start, step).alias("_sums"))
+
+    def total(name: str) -> Column:
+        return F.col("_sums")[name]
 
     columns = [F.col("customer_id"), F.col("months_observed")]
     for window in rules.TREND_WINDOWS:
-
-        def x(item):
-            return (item["m"] - latest).cast("double")
-
-        n = ordered_sum(window, lambda item: F.lit(1.0))
-        sx = ordered_sum(window, x)
-        sxx = ordered_sum(window, lambda item: x(item) * x(item))
+        n, sx, sxx = total(f"n{window}"), total(f"sx{window}"), total(f"sxx{window}")
         denom = n * sxx - sx * sx
         for metric in metrics:
-            sy = ordered_sum(window, lambda item, metric=metric: item[metric])
-            sxy = ordered_sum(window, lambda item, metric=metric: x(item) * item[metric])
+            sy, sxy = total(f"sy{window}_{metric}"), total(f"sxy{window}_{metric}")
             slope = (n * sxy - sx * sy) / denom
             mean = sy / n
             valid = (n >= 2) & (denom != 0) & (mean != 0)
@@ -295,7 +313,7 @@ def behavior_metrics(behavior: DataFrame) -> DataFrame:
                 F.when(valid, np_round(slope / mean, 6)).alias(f"{metric}_trend_{window}m")
             )
     columns.append(latest)
-    return grouped.select(*columns)
+    return sums.select(*columns)
 
 
 # -- segments --------------------------------------------------------------------------
