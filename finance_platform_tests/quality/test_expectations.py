@@ -83,3 +83,24 @@ def test_check_names_must_be_unique():
     }
     with pytest.raises(ValueError, match="unique"):
         expectation_specs(suite)
+
+
+def test_great_expectations_loads_without_pyspark_which_stays_importable():
+    """GE skips its PySpark import (0.8 s) for pandas suites; the Spark engine can still load it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from finance_platform.quality.expectations import import_great_expectations\n"
+        "gx = import_great_expectations()\n"
+        "assert gx.__name__ == 'great_expectations'\n"
+        "assert 'pyspark' not in sys.modules, 'GE imported PySpark'\n"
+        "import pyspark.sql\n"
+        "print('ok', pyspark.sql.SparkSession.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok SparkSession"

@@ -212,6 +212,34 @@ def contact_codes(
     return codes, missing.to_numpy()
 
 
+def repeated_keys(codes: np.ndarray, months: np.ndarray, max_slots: int = 1 << 26) -> np.ndarray:
+    """Rows whose (customer code, month) key appeared earlier in file order.
+
+    Same answer as ``duplicated(keep="first")`` on the pair, without hashing 12M keys:
+    each pair gets a slot in a dense (customer x month) grid and one ``bincount``
+    finds the slots used more than once; only those few rows are ordered by hashing.
+    ``months`` of -1 (unparseable) share one extra column; a grid over ``max_slots``
+    (months spread over centuries) falls back to hashing every key.
+    """
+    n = len(codes)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    valid = months >= 0
+    low = int(months[valid].min()) if valid.any() else 0
+    span = (int(months[valid].max()) - low + 2) if valid.any() else 1
+    customers = int(codes.max()) + 2  # code -1 (no id) gets row 0
+    if customers * span > max_slots:
+        key = codes.astype(np.int64) * (span + 1) + np.where(valid, months - low + 1, 0)
+        return pd.Series(key).duplicated(keep="first").to_numpy()
+    slot = (codes.astype(np.int64) + 1) * span + np.where(valid, months - low + 1, 0)
+    shared = np.bincount(slot, minlength=customers * span)[slot] > 1
+    out = np.zeros(n, dtype=bool)
+    rows = np.flatnonzero(shared)
+    if rows.size:
+        out[rows] = pd.Series(slot[rows]).duplicated(keep="first").to_numpy()
+    return out
+
+
 def _parse_all_dates(raw: pd.DataFrame) -> dict[str, pd.Series]:
     """The behaviour file's date and datetime columns, parsed on parallel threads.
 
@@ -245,8 +273,7 @@ def clean_customer_behavior(raw: pd.DataFrame, config: CleaningConfig | None = N
     reasons.flag(_empty(raw["customer_id"]) | _empty(raw["stat_month"]), rules.REASON_EMPTY_KEY)
     months = month_index(raw["stat_month"])
     cust_codes, cust_ids = pd.factorize(raw["customer_id"])
-    key = cust_codes.astype(np.int64) * 100_000 + months.fillna(-1).to_numpy(dtype=np.int64)
-    dup = pd.Series(key).duplicated(keep="first").to_numpy() & reasons.ok
+    dup = repeated_keys(cust_codes, months.fillna(-1).to_numpy(dtype=np.int64)) & reasons.ok
     reasons.flag(months.isna().to_numpy(), f"{rules.REASON_BAD_DATE}:stat_month")
     typed = raw.copy(deep=False)  # new columns replace, raw keeps the text for the quarantine
     for col in (*rules.BEHAVIOR_FLOAT_COLUMNS, *rules.BEHAVIOR_INT_COLUMNS):

@@ -180,6 +180,32 @@ def _accounting(
     return rows, kept, rates
 
 
+def _with_reasons(
+    df: DataFrame,
+    reasons: _Reasons,
+    outlier_columns: tuple[str, ...],
+    sigma: float,
+    parsed: DataFrame,
+) -> DataFrame:
+    """``df`` plus ``quarantine_reason``: the first failing rule, outliers last.
+
+    The rule chain is evaluated once, into a cached frame (it was re-evaluated by each
+    later pass: outlier statistics, accounting and both writes); the outlier rules, which
+    need statistics over the rows that passed everything else, are added on top.
+    """
+    F = _F()
+    df = df.withColumn(REASON, reasons.column()).cache()
+    df.count()  # materialise, so the cache of ``parsed`` (typed columns) can go
+    parsed.unpersist()
+    df, outliers = _outlier_flags(df, outlier_columns, sigma)
+    if not outliers:
+        return df
+    late = _Reasons()
+    for condition, label in outliers:
+        late.flag(condition, label)
+    return df.withColumn(REASON, F.coalesce(F.col(REASON), late.column()))
+
+
 def _finish(
     df: DataFrame, raw_columns: tuple[str, ...], typed: dict[str, Column]
 ) -> tuple[DataFrame, DataFrame, int, int, dict[str, int], dict[str, float]]:
@@ -216,7 +242,8 @@ def clean_customer_base(
         df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
     # Parse once: later rules (and several actions) reference the typed columns, and
     # without the cache Spark inlines every parse into one huge, slowly interpreted CASE.
-    df = _with_duplicates(df.cache(), ["customer_id"], _empty(F.col("customer_id")))
+    parsed = df.cache()
+    df = _with_duplicates(parsed, ["customer_id"], _empty(F.col("customer_id")))
     for col in (*rules.BASE_INT_COLUMNS, *rules.BASE_FLOAT_COLUMNS):
         bad = _bad_number(F.col(f"_typed_{col}"), integer=col in rules.BASE_INT_COLUMNS)
         reasons.flag(bad, f"{rules.REASON_BAD_NUMBER}:{col}")
@@ -225,11 +252,7 @@ def clean_customer_base(
     age = F.col("_typed_age")
     reasons.flag((age < age_min) | (age > age_max), rules.REASON_AGE)
     reasons.flag(F.col("_typed_monthly_income") < 0, rules.REASON_NEGATIVE)
-    df = df.withColumn(REASON, reasons.column())
-    df, outliers = _outlier_flags(df, rules.BASE_OUTLIER_COLUMNS, sigma)
-    for condition, label in outliers:
-        reasons.flag(condition, label)
-    df = df.withColumn(REASON, reasons.column())
+    df = _with_reasons(df, reasons, rules.BASE_OUTLIER_COLUMNS, sigma, parsed)
     occupation = {label: code for label, (code, _) in rules.OCCUPATION.items()}
     typed = {
         "age": F.col("_typed_age").cast("long"),
@@ -259,7 +282,8 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
         df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATETIME_FORMAT))
     for col in rules.BEHAVIOR_DATE_COLUMNS:
         df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
-    df = _with_duplicates(df.cache(), ["customer_id", "_key_month"], empty_key)  # parse once
+    parsed = df.cache()  # parse once (see clean_customer_base)
+    df = _with_duplicates(parsed, ["customer_id", "_key_month"], empty_key)
     for col in numbers:
         bad = _bad_number(F.col(f"_typed_{col}"), integer=col in rules.BEHAVIOR_INT_COLUMNS)
         reasons.flag(bad, f"{rules.REASON_BAD_NUMBER}:{col}")
@@ -276,11 +300,7 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
     for col in (*rules.BALANCE_COLUMNS, "credit_card_monthly_expense"):
         negative = negative | F.coalesce(F.col(f"_typed_{col}") < 0, F.lit(False))
     reasons.flag(negative, rules.REASON_NEGATIVE)
-    df = df.withColumn(REASON, reasons.column())
-    df, outliers = _outlier_flags(df, rules.BEHAVIOR_OUTLIER_COLUMNS, sigma)
-    for condition, label in outliers:
-        reasons.flag(condition, label)
-    df = df.withColumn(REASON, reasons.column())
+    df = _with_reasons(df, reasons, rules.BEHAVIOR_OUTLIER_COLUMNS, sigma, parsed)
 
     missing = _empty(F.col("contact_result"))
     contact = F.when(

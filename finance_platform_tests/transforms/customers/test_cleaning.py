@@ -11,6 +11,7 @@ from finance_platform.transforms.customers.cleaning import (
     clean_customer_behavior,
     extra_columns,
     missing_required_columns,
+    repeated_keys,
 )
 
 
@@ -180,3 +181,19 @@ def test_three_sigma_outliers_on_log_scale_are_quarantined():
     # a tighter sigma quarantines more: configuration, not a constant
     tight = clean_customer_behavior(pd.DataFrame(rows[:-1]), CleaningConfig(sigma=1.0))
     assert 5 < len(tight.quarantine) < 40
+
+
+@pytest.mark.parametrize("max_slots", [1 << 26, 10])  # dense grid, and the hashing fallback
+def test_repeated_keys_keeps_the_first_occurrence_in_file_order(max_slots):
+    codes = np.array([0, 1, 0, 0, -1, -1, 2, 1, 0, 2])
+    months = np.array([5, 5, 5, 6, 5, 5, -1, 5, -1, -1])
+    got = repeated_keys(codes, months, max_slots=max_slots)
+    #                  (0,5) (1,5) (0,5) (0,6) (-,5) (-,5) (2,?) (1,5) (0,?) (2,?)
+    assert got.tolist() == [False, False, True, False, False, True, False, True, False, True]
+
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-1, 500, 20_000)
+    months = np.where(rng.random(20_000) < 0.01, -1, rng.integers(600, 640, 20_000))
+    want = pd.Series(list(zip(codes, months, strict=True))).duplicated(keep="first").to_numpy()
+    assert np.array_equal(repeated_keys(codes, months, max_slots=max_slots), want)
+    assert repeated_keys(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).size == 0
