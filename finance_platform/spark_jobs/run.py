@@ -104,11 +104,10 @@ def table_metadata(df: DataFrame, uri: str, keys: Sequence[str]) -> dict[str, An
     aggs = [F.count(F.lit(1)).alias("rows")]
     if keys:
         aggs.append(F.countDistinct(*[F.col(k) for k in keys]).alias("distinct_keys"))
-        aggs.append(
-            F.sum(F.when(F.greatest(*[F.col(k).isNull() for k in keys]), 1).otherwise(0)).alias(
-                "null_keys"
-            )
-        )
+        any_null = F.col(keys[0]).isNull()
+        for key in keys[1:]:
+            any_null = any_null | F.col(key).isNull()
+        aggs.append(F.sum(F.when(any_null, 1).otherwise(0)).alias("null_keys"))
     stats = df.agg(*aggs).first().asDict()
     rows = int(stats["rows"])
     metadata: dict[str, Any] = {
@@ -194,45 +193,49 @@ def spec_partitions(spec: SparkJobSpec, table: str) -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    spec = JOBS[args.job]
     with open_pipes() as pipes:
-        extras = pipes.extras
-        lake = LakePaths(extras["lake_root"])
-        tables: list[str] = list(extras.get("tables") or spec.outputs)
-        asset_keys: dict[str, str] = extras.get("asset_keys") or {}
-        unknown = sorted(set(tables) - set(spec.outputs))
-        if unknown:  # before paying for a JVM
-            raise ValueError(f"job {spec.name} does not write {unknown}")
-        conf = [tuple(pair) for pair in extras.get("spark_conf", [])]
-        from finance_platform.spark_jobs import session
-
-        if extras.get("spark_mode") == "local":
-            spark = session.local_session(
-                master=extras.get("master", "local[*]"),
-                driver_memory=extras.get("driver_memory", "2g"),
-                shuffle_partitions=int(extras.get("shuffle_partitions", 4)),
-                conf=conf,
-                app_name=f"finance_platform.{spec.name}",
-            )
-        else:
-            spark = session.cluster_session(conf, app_name=f"finance_platform.{spec.name}")
-        pipes.log.info(f"Spark {spark.version}: job {spec.name} building {', '.join(tables)}")
-        from finance_platform.spark_jobs.jobs import TABLE_KEYS
-
-        written, extra = run_job(spark, spec, lake, tables, extras.get("params") or {})
-        for table in tables:
-            uri, df = written[table]
-            metadata = table_metadata(df, uri, TABLE_KEYS.get(table, ()))
-            for companion in spec.companions.get(table, ()):
-                c_uri, c_df = written[companion]
-                metadata[f"{companion}/path"] = {"raw_value": c_uri, "type": "path"}
-                metadata[f"{companion}/row_count"] = {"raw_value": c_df.count(), "type": "int"}
-            if table in extra:
-                metadata["job_metadata"] = {"raw_value": extra[table], "type": "json"}
-            pipes.report_asset_materialization(
-                asset_key=asset_keys.get(table, table), metadata=metadata
-            )
+        serve(pipes, JOBS[args.job])
     return 0
+
+
+def serve(pipes: PipesContext, spec: SparkJobSpec) -> None:
+    """Build what the orchestrator asked for and report each table back through ``pipes``."""
+    extras = pipes.extras
+    lake = LakePaths(extras["lake_root"])
+    tables: list[str] = list(extras.get("tables") or spec.outputs)
+    asset_keys: dict[str, str] = extras.get("asset_keys") or {}
+    unknown = sorted(set(tables) - set(spec.outputs))
+    if unknown:  # before paying for a JVM
+        raise ValueError(f"job {spec.name} does not write {unknown}")
+    conf = [tuple(pair) for pair in extras.get("spark_conf", [])]
+    from finance_platform.spark_jobs import session
+
+    if extras.get("spark_mode") == "local":
+        spark = session.local_session(
+            master=extras.get("master", "local[*]"),
+            driver_memory=extras.get("driver_memory", "2g"),
+            shuffle_partitions=int(extras.get("shuffle_partitions", 4)),
+            conf=conf,
+            app_name=f"finance_platform.{spec.name}",
+        )
+    else:
+        spark = session.cluster_session(conf, app_name=f"finance_platform.{spec.name}")
+    pipes.log.info(f"Spark {spark.version}: job {spec.name} building {', '.join(tables)}")
+    from finance_platform.spark_jobs.jobs import TABLE_KEYS
+
+    written, extra = run_job(spark, spec, lake, tables, extras.get("params") or {})
+    for table in tables:
+        uri, df = written[table]
+        metadata = table_metadata(df, uri, TABLE_KEYS.get(table, ()))
+        for companion in spec.companions.get(table, ()):
+            c_uri, c_df = written[companion]
+            metadata[f"{companion}/path"] = {"raw_value": c_uri, "type": "path"}
+            metadata[f"{companion}/row_count"] = {"raw_value": c_df.count(), "type": "int"}
+        if table in extra:
+            metadata["job_metadata"] = {"raw_value": extra[table], "type": "json"}
+        pipes.report_asset_materialization(
+            asset_key=asset_keys.get(table, table), metadata=metadata
+        )
 
 
 if __name__ == "__main__":

@@ -439,3 +439,77 @@ def test_glue_execution_class_rejects_unknown_values(monkeypatch):
     monkeypatch.setenv("FINANCE_GLUE_EXECUTION_CLASS", "spot")
     with pytest.raises(ConfigError, match="FINANCE_GLUE_EXECUTION_CLASS"):
         load_spark_settings()
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrote(
+    aws, tmp_path, monkeypatch
+):
+    """FINANCE_ENGINE=glue through the real customer_segments asset: Glue is stubbed, and
+    where Glue would run the driver, the real entry point body (``run.serve``) runs on
+    local Spark, reading the lake and writing the table; Pipes travels over moto S3."""
+    from dagster_pipes import (
+        PipesContext,
+        PipesMappingParamsLoader,
+        PipesS3ContextLoader,
+        PipesS3MessageWriter,
+    )
+
+    from finance_platform.defs.customers.assets import ASSETS
+    from finance_platform.resources.lake import LakeResource
+    from finance_platform.sample_data import generate
+    from finance_platform.spark_jobs.registry import JOBS
+    from finance_platform.spark_jobs.run import serve
+    from finance_platform.spark_jobs.session import local_session
+    from finance_platform_tests.spark.parity import assert_same_table
+
+    generate(tmp_path / "raw", customers=150, months=4, seed=3)
+    lake = LakeResource(root=str(tmp_path))
+    monkeypatch.setenv("FINANCE_LAKE_ROOT", str(tmp_path))
+    monkeypatch.setenv("FINANCE_ENGINE", "pandas")
+    assert dg.materialize(ASSETS, resources={"lake": lake}).success
+    want = lake.read_table("segments/customer_segments").to_pandas()
+    lake.delete_dir("segments/customer_segments")
+
+    local_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
+    client = boto3.client("glue", region_name=REGION)
+    _use_clients({"s3": aws, "glue": client})
+    original = client.start_job_run
+
+    def start_job_run(**params):
+        pipes = PipesContext(
+            PipesMappingParamsLoader(_glue_args(params)),
+            PipesS3ContextLoader(aws),
+            PipesS3MessageWriter(aws),
+        )
+        try:
+            serve(pipes, JOBS[params["Arguments"]["--finance-job"]])
+        finally:
+            pipes.close()
+        return original(**params)
+
+    client.start_job_run = start_job_run
+    monkeypatch.setenv("FINANCE_ENGINE", "glue")
+    with Stubber(client) as stub:
+        stub.add_response("start_job_run", {"JobRunId": "jr_1"}, _expected_glue_start())
+        stub.add_response("get_job_run", _glue_run("RUNNING"), GLUE_GET)
+        stub.add_response("get_job_run", _glue_run("SUCCEEDED"), GLUE_GET)
+        result = dg.materialize(
+            ASSETS, selection=["customer_segments"], resources={"lake": lake}, raise_on_error=False
+        )
+        stub.assert_no_pending_responses()
+    assert result.success
+    assert_same_table(
+        want,
+        lake.read_table("segments/customer_segments").to_pandas(),
+        ["customer_id"],
+        "customer_segments",
+    )
+    (mat,) = result.asset_materializations_for_node("customer_segments")
+    assert mat.metadata["dagster/row_count"].value == len(want)
+    sizes = want["segment_id"].astype(str).value_counts().sort_index()
+    assert mat.metadata["segment_sizes"].value == {k: int(v) for k, v in sizes.items()}
+    header = mat.metadata["preview"].value.splitlines()[0]
+    assert [c.strip() for c in header.strip("|").split("|")][:2] == ["customer_id", "segment_id"]
+    assert "name" not in [c.strip() for c in header.strip("|").split("|")]
