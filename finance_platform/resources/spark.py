@@ -468,15 +468,10 @@ def _in_process(context, table: str, params: dict[str, Any]) -> dict[str, Any]:
     from finance_platform.spark_jobs.run import LakePaths, run_job
 
     spec = job_for_table(table)
-    s = load_spark_settings()
-    spark = SparkSessionResource(
-        master=s.master,
-        driver_memory=s.driver_memory,
-        shuffle_partitions=s.shuffle_partitions,
-        conf=dict(s.conf),
-    ).get_session()
+    settings = load_settings()
+    spark = spark_resources(settings)["spark"].get_session()
     context.log.info(f"{table}: running on local Spark {spark.version} (FINANCE_ENGINE=spark)")
-    lake = LakePaths(_lake_uri(load_settings().lake_root))
+    lake = LakePaths(_lake_uri(settings.lake_root))
     try:
         _written, stats = run_job(spark, spec, lake, [table], params)
     finally:

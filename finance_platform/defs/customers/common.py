@@ -98,6 +98,9 @@ def markdown_preview(df: pd.DataFrame, rows: int = 5, max_cols: int = 12) -> str
     return "\n".join(lines)
 
 
+PREVIEW_ROWS = 5
+
+
 @dataclass
 class WrittenTable:
     """A table an asset step has written to the lake, with what its metadata is built from.
@@ -135,9 +138,6 @@ class WrittenTable:
             sample=lake.head_table(path, PREVIEW_ROWS).to_pandas(),
             frame=frame,
         )
-
-
-PREVIEW_ROWS = 5
 
 
 def table_metadata(lake: LakeResource, table: WrittenTable, **extra: Any) -> dict:

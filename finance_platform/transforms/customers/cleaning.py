@@ -228,10 +228,9 @@ def repeated_keys(codes: np.ndarray, months: np.ndarray, max_slots: int = 1 << 2
     low = int(months[valid].min()) if valid.any() else 0
     span = (int(months[valid].max()) - low + 2) if valid.any() else 1
     customers = int(codes.max()) + 2  # code -1 (no id) gets row 0
-    if customers * span > max_slots:
-        key = codes.astype(np.int64) * (span + 1) + np.where(valid, months - low + 1, 0)
-        return pd.Series(key).duplicated(keep="first").to_numpy()
     slot = (codes.astype(np.int64) + 1) * span + np.where(valid, months - low + 1, 0)
+    if customers * span > max_slots:
+        return pd.Series(slot).duplicated(keep="first").to_numpy()
     shared = np.bincount(slot, minlength=customers * span)[slot] > 1
     out = np.zeros(n, dtype=bool)
     rows = np.flatnonzero(shared)

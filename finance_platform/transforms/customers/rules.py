@@ -74,6 +74,21 @@ BALANCE_COLUMNS = (
     "insurance_balance",
 )
 BEHAVIOR_FLOAT_COLUMNS = (*BALANCE_COLUMNS, "credit_card_monthly_expense")
+# Monthly counts (integers); the features zero-fill them for customers without a snapshot.
+COUNT_FEATURES: tuple[str, ...] = (
+    "deposit_flag",
+    "financial_flag",
+    "fund_flag",
+    "insurance_flag",
+    "product_count",
+    "financial_repurchase_count",
+    "investment_monthly_count",
+    "app_login_count",
+)
+BEHAVIOR_INT_COLUMNS = (*COUNT_FEATURES, "app_financial_view_time", "app_product_compare_count")
+BEHAVIOR_DATETIME_COLUMNS = ("last_app_login_time",)
+BEHAVIOR_NULLABLE_DATETIME_COLUMNS = ("last_contact_time",)
+BEHAVIOR_DATE_COLUMNS = ("marketing_cool_period",)
 # What the features read, for both engines: a customer's profile from the cleaned base...
 PROFILE_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -92,54 +107,20 @@ CURRENT_COLUMNS: tuple[str, ...] = (
     "stat_month",
     "month_index",
     *BALANCE_COLUMNS,
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
+    *COUNT_FEATURES[:6],
     "credit_card_monthly_expense",
-    "investment_monthly_count",
-    "app_login_count",
+    *COUNT_FEATURES[6:],
     "last_app_login_time",
     "contact_result_code",
     "marketing_cool_period",
 )
-# Counts of the current view (integers); a customer without any snapshot gets 0 for them...
-COUNT_FEATURES: tuple[str, ...] = (
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
-    "investment_monthly_count",
-    "app_login_count",
-)
-# ... and for every amount and average, so scores never see a missing value.
+# Zero for a customer without any snapshot, so scores never see a missing value.
 ZERO_FILLED_FEATURES: tuple[str, ...] = (
-    *BALANCE_COLUMNS,
-    *COUNT_FEATURES[:6],
-    "credit_card_monthly_expense",
-    *COUNT_FEATURES[6:],
+    *BEHAVIOR_FLOAT_COLUMNS,
+    *COUNT_FEATURES,
     "avg_logins_3m",
     "avg_investments_3m",
 )
-BEHAVIOR_INT_COLUMNS = (
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
-    "investment_monthly_count",
-    "app_login_count",
-    "app_financial_view_time",
-    "app_product_compare_count",
-)
-BEHAVIOR_DATETIME_COLUMNS = ("last_app_login_time",)
-BEHAVIOR_NULLABLE_DATETIME_COLUMNS = ("last_contact_time",)
-BEHAVIOR_DATE_COLUMNS = ("marketing_cool_period",)
 DATE_FORMAT = "%Y-%m-%d"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MONTH_FORMAT = "%Y-%m"
