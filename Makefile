@@ -11,17 +11,21 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 .PHONY: setup demo test lint audit ui clean spark-package
 
+# Byte-compiled at install, as in deploy/Dockerfile: where PYTHONDONTWRITEBYTECODE is set
+# (as on these machines) every process would otherwise recompile Dagster, pandas and Great
+# Expectations from source (measured: 14 s of a 1M-customer benchmark run, 7 s of its GE check).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]'
+	$(BIN)/python -m compileall -q finance_platform
 	touch $@
 
 $(TOOLS_STAMP):
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip uv
-	$(TOOLS)/bin/uv pip install --python $(TOOLS)/bin/python --quiet 'checkov==$(CHECKOV_VERSION)'
+	$(TOOLS)/bin/uv pip install --python $(TOOLS)/bin/python --quiet --compile-bytecode 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
 setup: $(STAMP) $(TOOLS_STAMP)

@@ -112,9 +112,11 @@ def _read(lake: LakeResource, path: str, include: list[str], types: dict) -> pa.
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
+    # 1 MB blocks (pyarrow's default): 16 MB blocks parsed the 12M-row delivery in 24-26 s
+    # against 12-15 s here, on 2 cores.
     with lake.open_input(path) as src:
         return pacsv.read_csv(
-            src, read_options=pacsv.ReadOptions(block_size=1 << 24), convert_options=convert
+            src, read_options=pacsv.ReadOptions(block_size=1 << 20), convert_options=convert
         )
 
 
