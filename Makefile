@@ -13,7 +13,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 # Byte-compiled at install, as in deploy/Dockerfile: where PYTHONDONTWRITEBYTECODE is set
 # (as on these machines) every process would otherwise recompile Dagster, pandas and Great
-# Expectations from source (measured: 14 s of a 1M-customer benchmark run, 7 s of its GE check).
+# Expectations from source (measured: 14 s of a 1M-customer benchmark run, 4-7 s of its GE check).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
