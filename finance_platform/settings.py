@@ -65,6 +65,7 @@ class Settings:
     quotes_start: dt.date = dt.date(2020, 1, 1)
     aws_region: str = "us-east-1"
     dagster_ui_url: str = "http://127.0.0.1:3000"
+    lake_keep_versions: int = 5
 
     @property
     def is_local(self) -> bool:
@@ -93,6 +94,7 @@ def load_settings() -> Settings:
         quotes_start=_date("FINANCE_QUOTES_START", "2020-01-01"),
         aws_region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
         dagster_ui_url=_env("FINANCE_DAGSTER_UI_URL", "http://127.0.0.1:3000").rstrip("/"),
+        lake_keep_versions=_int("FINANCE_LAKE_KEEP_VERSIONS", 5),
     )
 
 
@@ -190,6 +192,8 @@ class CustomerSettings:
     ``missing_rate_threshold`` defaults to the user's 5%; the real data has ~20%
     missing contact results, so the check warns on those columns by design.
     ``run_date`` pins the marketing run date (cool periods) for reruns; empty = today (UTC).
+    ``encoding`` forces the deliveries' text encoding (e.g. ``gb18030``); empty = detect
+    (UTF-8, else GB18030).
     """
 
     missing_rate_threshold: float = 0.05
@@ -199,6 +203,7 @@ class CustomerSettings:
     age_max: int = 100
     freshness_days: int = 2
     run_date: dt.date | None = None
+    encoding: str = ""
 
     def marketing_run_date(self) -> dt.date:
         return self.run_date or dt.datetime.now(dt.UTC).date()
@@ -215,6 +220,7 @@ def load_customer_settings() -> CustomerSettings:
         age_max=_int("FINANCE_CUSTOMERS_AGE_MAX", 100),
         freshness_days=_int("FINANCE_CUSTOMERS_FRESHNESS_DAYS", 2),
         run_date=_date("FINANCE_CUSTOMERS_RUN_DATE", run_date) if run_date else None,
+        encoding=_env("FINANCE_CUSTOMERS_ENCODING", ""),
     )
     for name, value in (
         ("FINANCE_CUSTOMERS_MISSING_RATE", settings.missing_rate_threshold),
@@ -222,6 +228,15 @@ def load_customer_settings() -> CustomerSettings:
     ):
         if not 0 <= value <= 1:
             raise ConfigError(f"{name}={value} must be a share between 0 and 1")
+    if settings.encoding:
+        import codecs
+
+        try:
+            codecs.lookup(settings.encoding)
+        except LookupError as exc:
+            raise ConfigError(
+                f"FINANCE_CUSTOMERS_ENCODING={settings.encoding!r} is not a known text encoding"
+            ) from exc
     if settings.age_min >= settings.age_max:
         raise ConfigError("FINANCE_CUSTOMERS_AGE_MIN must be below FINANCE_CUSTOMERS_AGE_MAX")
     return settings

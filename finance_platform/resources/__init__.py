@@ -23,7 +23,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     s = settings or load_settings()
     if s.env == "local":
         return {
-            "lake": LakeResource(root=s.lake_root),
+            "lake": LakeResource(root=s.lake_root, keep_versions=s.lake_keep_versions),
             # No ALPHAVANTAGE_API_KEY: the local sandbox (synthetic prices, said so everywhere).
             "alpha_vantage": build_alpha_vantage("local"),
             "warehouse": build_warehouse("local", s.warehouse_path),
@@ -33,7 +33,9 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             **spark_resources(s),
         }
     return {
-        "lake": LakeResource(root=s.lake_root, region=s.aws_region),
+        "lake": LakeResource(
+            root=s.lake_root, region=s.aws_region, keep_versions=s.lake_keep_versions
+        ),
         "alpha_vantage": build_alpha_vantage("prod", s.aws_region),
         "warehouse": build_warehouse("prod", s.warehouse_path, s.aws_region),
         "slack": SlackAlertsResource(),

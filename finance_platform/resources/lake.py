@@ -3,11 +3,22 @@
 Paths handed to this resource are relative to the lake root and use ``/``
 (``curated/quotes``); layers and tables follow ``<layer>/<table>/`` with
 hive-style partition folders so DuckDB, Spark and Athena read them directly.
+
+Published tables (the customer group's) are versioned so that a failed step never
+destroys the last good table: a step writes a new version folder beside the others
+(``<table>/version=<stamp>-<tag>/``), and only once the step has succeeded does
+``publish`` switch the table to it, by replacing one small pointer object
+(``<table>/_current.json``): a rename on a folder, a single PUT on S3, each atomic.
+Readers here resolve the pointer; the last ``keep_versions`` published versions stay
+queryable (read ``<table>/`` as a hive table: the ``version`` column tells them apart).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import posixpath
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -17,6 +28,12 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     import pyarrow.fs as pafs
+
+
+POINTER = "_current.json"
+VERSION_PREFIX = "version="
+# A staged version no step published within this time belongs to a failed step.
+STALE_STAGING = dt.timedelta(days=1)
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -32,6 +49,11 @@ class LakeResource(dg.ConfigurableResource):
         description="Lake root: a local folder or s3://bucket/prefix.",
     )
     region: str | None = Field(default=None, description="AWS region for an s3:// root.")
+    keep_versions: int = Field(
+        default=5,
+        ge=1,
+        description="Published versions kept per versioned table (the current one included).",
+    )
 
     # -- locations -----------------------------------------------------------
     @property
@@ -74,6 +96,17 @@ class LakeResource(dg.ConfigurableResource):
         with fs.open_input_stream(path) as src:
             return src.read()
 
+    def modified_time(self, relative: str) -> dt.datetime | None:
+        """When the object was last written (S3 ``LastModified``, file mtime), in UTC."""
+        import pyarrow.fs as pafs
+
+        fs, path = self._resolve(relative)
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.NotFound or info.mtime is None:
+            return None
+        moment = info.mtime
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
     def open_input(self, relative: str) -> pa.NativeFile:
         """A readable stream (use as a context manager) for large objects, e.g. CSV deliveries."""
         fs, path = self._resolve(relative)
@@ -85,15 +118,15 @@ class LakeResource(dg.ConfigurableResource):
         fs, path = self._resolve(relative)
         return fs.get_file_info(path).type != pafs.FileType.NotFound
 
-    def list_files(self, relative_dir: str, suffix: str = "") -> list[str]:
-        """Files under a folder (recursively), as lake-relative paths, sorted."""
+    def list_files(self, relative_dir: str, suffix: str = "", recursive: bool = True) -> list[str]:
+        """Files under a folder (and its subfolders if ``recursive``), lake-relative, sorted."""
         import pyarrow.fs as pafs
 
         fs, path = self._resolve(relative_dir)
         if fs.get_file_info(path).type == pafs.FileType.NotFound:
             return []
         _, base = self._base()
-        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=recursive))
         return sorted(
             posixpath.relpath(info.path, base)
             for info in infos
@@ -106,6 +139,86 @@ class LakeResource(dg.ConfigurableResource):
         fs, path = self._resolve(relative_dir)
         if fs.get_file_info(path).type != pafs.FileType.NotFound:
             fs.delete_dir(path)
+
+    # -- published versions ------------------------------------------------------
+    def published(self, table_dir: str) -> dict[str, Any] | None:
+        """The pointer of a versioned table (``version``, ``history``, ``info``), or ``None``."""
+        pointer = posixpath.join(table_dir.strip("/"), POINTER)
+        if not self.exists(pointer):
+            return None
+        return json.loads(self.read_bytes(pointer))
+
+    def resolve(self, relative: str) -> str:
+        """The folder holding a table's current data: its published version, else itself."""
+        current = self.published(relative)
+        if current is None:
+            return relative
+        return posixpath.join(relative.strip("/"), f"{VERSION_PREFIX}{current['version']}")
+
+    def stage(self, table_dir: str, tag: str = "") -> str:
+        """A new, empty version folder of ``table_dir`` to write into (not yet visible)."""
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        label = "".join(c for c in (tag or uuid.uuid4().hex)[:8] if c.isalnum()) or "x"
+        return posixpath.join(table_dir.strip("/"), f"{VERSION_PREFIX}{stamp}-{label}")
+
+    def publish(self, table_dir: str, staged: str, info: dict[str, Any] | None = None) -> dict:
+        """Make ``staged`` (from ``stage``) the table's current version, atomically.
+
+        Old versions beyond ``keep_versions`` and abandoned stagings (of failed steps)
+        older than a day are deleted afterwards; nothing a reader may hold is removed.
+        """
+        table = table_dir.strip("/")
+        parent, name = posixpath.split(staged.strip("/"))
+        if parent != table or not name.startswith(VERSION_PREFIX):
+            raise ValueError(f"{staged!r} is not a staged version of {table!r}")
+        if not self.exists(staged):
+            raise FileNotFoundError(f"nothing was written to {staged!r}: not publishing it")
+        version = name.removeprefix(VERSION_PREFIX)
+        previous = self.published(table)
+        history = [version]
+        if previous is not None:
+            history += [v for v in previous.get("history", [previous["version"]]) if v != version]
+        pointer = {
+            "version": version,
+            "published_at": dt.datetime.now(dt.UTC).isoformat(),
+            "history": history[: self.keep_versions],
+            "info": dict(info or {}),
+        }
+        self._replace_object(
+            posixpath.join(table, POINTER), json.dumps(pointer, default=str, indent=1).encode()
+        )
+        self._prune(table, set(pointer["history"]), dropped=set(history[self.keep_versions :]))
+        return pointer
+
+    def _replace_object(self, relative: str, data: bytes) -> None:
+        """Write an object so readers see the old or the new bytes, never a mix or nothing."""
+        fs, path = self._resolve(relative)
+        if self.is_s3:  # a PUT replaces an object atomically
+            self.write_bytes(relative, data)
+            return
+        temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+        fs.create_dir(posixpath.dirname(path), recursive=True)
+        with fs.open_output_stream(temporary) as out:
+            out.write(data)
+        fs.move(temporary, path)  # rename(2): atomic replace on one file system
+
+    def _prune(self, table: str, keep: set[str], dropped: set[str]) -> None:
+        import pyarrow.fs as pafs
+
+        fs, path = self._resolve(table)
+        stale_before = (dt.datetime.now(dt.UTC) - STALE_STAGING).strftime("%Y%m%dT%H%M%S%fZ")
+        for info in fs.get_file_info(pafs.FileSelector(path, recursive=False)):
+            name = info.base_name
+            if info.type == pafs.FileType.File and not name.startswith(("_", ".")):
+                fs.delete_file(info.path)  # data files of the unversioned layout before
+                continue
+            if info.type != pafs.FileType.Directory or not name.startswith(VERSION_PREFIX):
+                continue
+            version = name.removeprefix(VERSION_PREFIX)
+            if version in keep:
+                continue
+            if version in dropped or version < stale_before:
+                fs.delete_dir(info.path)
 
     # -- tables ----------------------------------------------------------------
     def write_table(
@@ -191,14 +304,14 @@ class LakeResource(dg.ConfigurableResource):
 
         if not self.exists(relative_dir):
             return 0
-        fs, path = self._resolve(relative_dir)
+        fs, path = self._resolve(self.resolve(relative_dir))
         return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").count_rows()
 
     def read_table_schema(self, relative_dir: str) -> pa.Schema:
         """Schema of a (hive-partitioned) Parquet table, from its footers (no data read)."""
         import pyarrow.dataset as ds
 
-        fs, path = self._resolve(relative_dir)
+        fs, path = self._resolve(self.resolve(relative_dir))
         return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").schema
 
     def head_table(self, relative_dir: str, rows: int) -> pa.Table:
@@ -213,7 +326,7 @@ class LakeResource(dg.ConfigurableResource):
         import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
-        fs, path = self._resolve(relative_dir)
+        fs, path = self._resolve(self.resolve(relative_dir))
         dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
         batches: list[pa.RecordBatch] = []
         needed = rows
@@ -239,9 +352,12 @@ class LakeResource(dg.ConfigurableResource):
         columns: list[str] | None = None,
         filter: Any = None,  # noqa: A002 - mirrors pyarrow's argument name
     ) -> pa.Table:
-        """Read a (hive-partitioned) Parquet table; partition columns come back as columns."""
+        """Read a (hive-partitioned) Parquet table; partition columns come back as columns.
+
+        A versioned table reads its published version.
+        """
         import pyarrow.dataset as ds
 
-        fs, path = self._resolve(relative_dir)
+        fs, path = self._resolve(self.resolve(relative_dir))
         dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
         return dataset.to_table(columns=columns, filter=filter)

@@ -10,7 +10,14 @@
 DATA_CONTRACT.md: Chinese labels, right-skewed assets whose parts add up to
 ``total_assets`` and whose ``asset_level`` agrees with it, ~20% of rows without
 contact, and defects at configurable rates (duplicate rows, ages outside
-18..100, unparseable dates, negative balances) for the checks to catch.
+18..100, unparseable dates, negative balances, months whose amounts were exported
+in fen instead of yuan) for the checks to catch. All rates at 0 give a clean
+delivery, the kind the bank sends.
+
+``generate(..., base_file=PATH)`` writes only the behaviour file, for the customers
+of an existing ``customer_base.csv`` (the bank's real one): their ids, and incomes
+that shape their assets and spend.
+
 Vectorised numpy + pyarrow; behaviour rows are written one month at a time so
 1,000,000 customers x 12 months stays within a few GB.
 """
@@ -112,6 +119,16 @@ class DefectRates:
     bad_dates: float = 0.001
     negative_balances: float = 0.001
     missing_contact: float = 0.20
+    # a monthly snapshot whose amounts are 100x (exported in fen, not yuan): a data error
+    unit_errors: float = 0.0005
+
+    @classmethod
+    def none(cls, missing_contact: float = 0.20) -> DefectRates:
+        """A clean delivery: no defect at all (missing contact results are not defects)."""
+        return cls(0.0, 0.0, 0.0, 0.0, missing_contact, 0.0)
+
+
+UNIT_ERROR_FACTOR = 100.0
 
 
 def delivery_paths(out_dir: str | Path, delivery_date: dt.date) -> dict[str, Path]:
@@ -179,41 +196,16 @@ def _duplicate(table, rate: float, rng: np.random.Generator):
     return pa.concat_tables([table, table.take(pa.array(np.sort(idx)))])
 
 
-def generate(
-    out_dir: str | Path,
-    customers: int = 10_000,
-    months: int = 12,
-    seed: int = 0,
-    delivery_date: dt.date | None = None,
-    end_month: str | None = None,
-    defects: DefectRates | None = None,
-    chunk_rows: int = 500_000,
-) -> dict[str, Path]:
-    """Write one delivery of both files and return their paths.
-
-    ``end_month`` (``YYYY-MM``) is the newest ``stat_month``; by default the month
-    before ``delivery_date`` (default: today, UTC), so cool periods and freshness
-    are meaningful on the day the files are generated.
-    """
+def _write_base(
+    path: Path,
+    n: int,
+    end_m: np.datetime64,
+    defects: DefectRates,
+    rng: np.random.Generator,
+):
+    """Write ``customer_base`` for ``n`` new customers; their ids, incomes and income z-scores."""
     import pyarrow as pa
 
-    if customers < 1 or months < 1:
-        raise ValueError("customers and months must be positive")
-    defects = defects or DefectRates()
-    delivery_date = delivery_date or dt.datetime.now(dt.UTC).date()
-    if end_month is None:
-        end_m = np.datetime64(delivery_date.strftime("%Y-%m"), "M") - 1
-    else:
-        end_m = np.datetime64(end_month, "M")
-    end_idx = int(end_m.astype(np.int64))
-    first_idx = end_idx - months + 1
-    rng = np.random.default_rng(seed)
-    paths = delivery_paths(out_dir, delivery_date)
-    for p in paths.values():
-        p.parent.mkdir(parents=True, exist_ok=True)
-    n = customers
-
-    # -- customer_base -----------------------------------------------------------
     ids = _uuid_hex(rng, n)
     surname = rng.integers(0, len(SURNAMES), n)
     given = rng.integers(0, len(GIVEN_NAMES), n)
@@ -256,9 +248,87 @@ def generate(
         }
     )
     holder: dict = {}
-    _write(holder, paths[BASE_PREFIX], _duplicate(base, defects.duplicates, rng))
+    _write(holder, path, _duplicate(base, defects.duplicates, rng))
     holder.pop("w").close()
-    del base, names
+    return ids, income, income_z
+
+
+def _existing_customers(base_file: Path) -> tuple[object, np.ndarray]:
+    """Distinct ids (file order) and monthly incomes of an existing customer file.
+
+    An income that is missing or not a positive number counts as the file's median.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    columns = ["customer_id", "monthly_income"]
+    table = pacsv.read_csv(
+        base_file,
+        convert_options=pacsv.ConvertOptions(
+            include_columns=columns, column_types={c: pa.string() for c in columns}
+        ),
+    ).combine_chunks()
+    if table.num_rows == 0:
+        raise ValueError(f"{base_file} holds no customer")
+    ids = table["customer_id"]
+    first = pc.index_in(ids, value_set=pc.unique(ids)).to_numpy(zero_copy_only=False)
+    keep = np.sort(np.unique(first, return_index=True)[1])
+    rows = pa.array(keep)
+    text = pc.utf8_trim_whitespace(table["monthly_income"].take(rows))
+    number = pc.if_else(pc.match_substring_regex(text, r"^-?\d+(\.\d+)?$"), text, None)
+    income = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
+    income = np.asarray(income, dtype="float64")
+    valid = np.isfinite(income) & (income > 0)
+    median = float(np.median(income[valid])) if valid.any() else 28_000.0
+    return ids.take(rows), np.where(valid, income, median)
+
+
+def generate(
+    out_dir: str | Path,
+    customers: int = 10_000,
+    months: int = 12,
+    seed: int = 0,
+    delivery_date: dt.date | None = None,
+    end_month: str | None = None,
+    defects: DefectRates | None = None,
+    chunk_rows: int = 500_000,
+    base_file: str | Path | None = None,
+) -> dict[str, Path]:
+    """Write one delivery of both files and return their paths.
+
+    ``end_month`` (``YYYY-MM``) is the newest ``stat_month``; by default the month
+    before ``delivery_date`` (default: today, UTC), so cool periods and freshness
+    are meaningful on the day the files are generated.
+    """
+    import pyarrow as pa
+
+    defects = defects or DefectRates()
+    delivery_date = delivery_date or dt.datetime.now(dt.UTC).date()
+    if end_month is None:
+        end_m = np.datetime64(delivery_date.strftime("%Y-%m"), "M") - 1
+    else:
+        end_m = np.datetime64(end_month, "M")
+    end_idx = int(end_m.astype(np.int64))
+    first_idx = end_idx - months + 1
+    rng = np.random.default_rng(seed)
+    paths = delivery_paths(out_dir, delivery_date)
+    holder: dict = {}
+    if base_file is not None:
+        if months < 1:
+            raise ValueError("months must be positive")
+        ids, income = _existing_customers(Path(base_file))
+        paths[BASE_PREFIX] = Path(base_file)
+        paths[BEHAVIOR_PREFIX].parent.mkdir(parents=True, exist_ok=True)
+        n = len(ids)
+        income_z = (np.log(income) - np.log(28_000)) / 0.6
+    else:
+        if customers < 1 or months < 1:
+            raise ValueError("customers and months must be positive")
+        for p in paths.values():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        n = customers
+        ids, income, income_z = _write_base(paths[BASE_PREFIX], n, end_m, defects, rng)
 
     # -- per-customer behaviour state --------------------------------------------
     base_log_assets = np.clip(
@@ -284,6 +354,8 @@ def generate(
     level_bounds = np.array([b for _, b in rules.ASSET_LEVEL_BOUNDS][1:])
     contact_pool = _strings(CONTACT_LABELS)
     walk = np.zeros(n)
+    # its own stream, so adding this defect left every other value of a seed unchanged
+    unit_rng = np.random.default_rng([seed, 1])
 
     beh = {}
     for m_idx in range(first_idx, end_idx + 1):
@@ -297,6 +369,9 @@ def generate(
         parts = (total[:, None] * noise / noise.sum(axis=1, keepdims=True)).round(2)
         total = parts.sum(axis=1).round(2)
         level = np.searchsorted(level_bounds, total, side="right")
+        unit = unit_rng.random(n) < defects.unit_errors
+        parts[unit] *= UNIT_ERROR_FACTOR  # asset_level keeps the true amount's level
+        total = np.where(unit, (total * UNIT_ERROR_FACTOR).round(2), total)
         neg = rng.random(n) < defects.negative_balances
         parts[neg, 0] = -np.abs(parts[neg, 0]) - 1.0
         flags = holds.astype(np.int64)

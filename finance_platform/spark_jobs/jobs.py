@@ -84,15 +84,23 @@ CUSTOMER_PATHS = {
 }
 
 
+QUARANTINE_PATHS = {
+    "quarantine_customer_base": "quarantine/customer_base",
+    "quarantine_customer_behavior": "quarantine/customer_behavior",
+}
+
+
 def _read(spark: SparkSession, lake: LakePaths, table: str) -> DataFrame:
-    return spark.read.parquet(lake.uri(CUSTOMER_PATHS[table]))
+    """A customer table's published version (the orchestrator names it in ``lake_reads``)."""
+    path = CUSTOMER_PATHS.get(table) or QUARANTINE_PATHS[table]
+    return spark.read.parquet(lake.uri(path))
 
 
 def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
     """Raw deliveries -> cleaned tables + quarantine; accounting reported as metadata.
 
-    ``params``: ``deliveries`` ({table: lake-relative CSV path}), ``age_min``,
-    ``age_max``, ``sigma``, optional ``delivery_names`` for the quarantine's ``delivery`` column.
+    ``params``: ``deliveries`` ({table: lake-relative CSV path}), ``encodings`` ({table:
+    codec}, as detected by the orchestrator), ``age_min``, ``age_max``, ``sigma``.
     """
     from pyspark.sql import functions as F
 
@@ -108,7 +116,13 @@ def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, A
     for table, raw_table, columns in sides:
         if raw_table not in deliveries:
             continue
-        raw = cleaning.read_raw_csv(spark, lake.uri(deliveries[raw_table]), columns)
+        raw = cleaning.read_raw_csv(
+            spark,
+            lake.uri(deliveries[raw_table]),
+            columns,
+            header=(params.get("headers") or {}).get(raw_table),
+            encoding=(params.get("encodings") or {}).get(raw_table, "utf-8"),
+        )
         if table == "cleaned_customer_base":
             result = cleaning.clean_customer_base(
                 raw,
@@ -128,6 +142,7 @@ def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, A
             "duplicates_removed": result.duplicates_removed,
             "quarantine_reasons": result.reasons,
             "missing_rates": result.missing_rates,
+            "extremes": result.extremes,
         }
     return out
 
@@ -142,9 +157,12 @@ def customer_features(spark: SparkSession, lake: LakePaths, params: dict[str, An
     from finance_platform.transforms.spark import customers as sp
 
     behavior = _read(spark, lake, "cleaned_customer_behavior")
+    quarantined = _read(spark, lake, "quarantine_customer_behavior").select(
+        "customer_id", "stat_month"
+    )
     return {
         "customer_features": sp.customer_features(
-            _read(spark, lake, "cleaned_customer_base"), behavior
+            _read(spark, lake, "cleaned_customer_base"), behavior, quarantined
         ),
         "behavior_metrics": sp.behavior_metrics(behavior),
     }

@@ -28,16 +28,41 @@ if TYPE_CHECKING:
 
 
 class LakePaths:
-    """Lake-relative folders to full URIs (local folder or ``s3://bucket/prefix``)."""
+    """Lake-relative folders to full URIs (local folder or ``s3://bucket/prefix``).
 
-    def __init__(self, root: str):
+    Versioned tables (``LakeResource.publish``) are read and written where the orchestrator
+    says: ``reads`` maps a table's folder to its published version, ``writes`` to the staged
+    version this job fills (published by the orchestrator once the step succeeded).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        reads: Mapping[str, str] | None = None,
+        writes: Mapping[str, str] | None = None,
+    ):
         self.root = root.rstrip("/")
+        self.reads = dict(reads or {})
+        self.writes = dict(writes or {})
 
-    def uri(self, relative: str) -> str:
+    def _full(self, relative: str) -> str:
         rel = relative.strip("/")
         if ".." in rel.split("/"):
             raise ValueError(f"lake paths may not leave the lake root: {relative!r}")
         return f"{self.root}/{rel}" if rel else self.root
+
+    def uri(self, relative: str) -> str:
+        """Where to read ``relative`` (its published version, for a versioned table)."""
+        rel = relative.strip("/")
+        return self._full(self.reads.get(rel, rel))
+
+    def output_uri(self, relative: str) -> str:
+        """Where this job writes ``relative`` (a staged version, for a versioned table)."""
+        rel = relative.strip("/")
+        return self._full(self.writes.get(rel, rel))
+
+    def with_versions(self, params: Mapping[str, Any]) -> LakePaths:
+        return LakePaths(self.root, params.get("lake_reads"), params.get("lake_writes"))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -172,6 +197,7 @@ def run_job(
     unknown = sorted(set(tables) - set(spec.outputs))
     if unknown:
         raise ValueError(f"job {spec.name} does not write {unknown}")
+    lake = lake.with_versions(params)
     frames = dict(load_runner(spec)(spark, lake, dict(params)))
     extra = frames.pop("__metadata__", {})
     wanted = list(tables)
@@ -179,7 +205,7 @@ def run_job(
         wanted += [c for c in spec.companions.get(table, ()) if c not in wanted]
     written: dict[str, tuple[str, DataFrame]] = {}
     for table in wanted:
-        uri = lake.uri(spec.outputs[table])
+        uri = lake.output_uri(spec.outputs[table])
         write_table(frames[table], uri, spec_partitions(spec, table))
         written[table] = (uri, spark.read.parquet(uri))
     return written, extra

@@ -86,6 +86,9 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
     full = customer_features(
         lake.read_table(PATHS["cleaned_customer_base"], columns=list(PROFILE_COLUMNS)).to_pandas(),
         lake.read_table(PATHS["cleaned_customer_behavior"]).to_pandas(),
+        lake.read_table(
+            QUARANTINE["cleaned_customer_behavior"], columns=["customer_id", "stat_month"]
+        ).to_pandas(),
     )
     stored = lake.read_table(PATHS["customer_features"]).to_pandas()
     pd.testing.assert_frame_equal(

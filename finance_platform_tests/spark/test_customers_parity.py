@@ -43,17 +43,21 @@ def pandas_tables(tmp_path_factory):
             bad_dates=0.02,
             negative_balances=0.02,
             missing_contact=0.2,
+            unit_errors=0.01,
         ),
     )
     lake = LakeResource(root=str(root))
     raw = {}
     for table in ("customer_base", "customer_behavior_assets"):
         delivery = latest_delivery(lake, table)
-        raw[table] = read_delivery(lake, table, delivery.path)
+        raw[table] = read_delivery(lake, table, delivery.path).frame
     base = clean_customer_base(raw["customer_base"])
     behavior = clean_customer_behavior(raw["customer_behavior_assets"])
     assert base.quarantine.shape[0] > 0 and behavior.duplicates_removed > 0  # defects present
-    features = pd_features.customer_features(base.cleaned, behavior.cleaned)
+    assert behavior.reasons.get("outlier_own_history:total_assets", 0) > 0  # unit errors
+    quarantined = behavior.quarantine[["customer_id", "stat_month"]]
+    features = pd_features.customer_features(base.cleaned, behavior.cleaned, quarantined)
+    assert (~features["cool_period_known"]).sum() > 0  # stale views exist
     segments = pd_segments.assign_segments(features)
     recs = pd_recs.product_recommendations(features, segments)
     return {
@@ -94,7 +98,8 @@ def _quarantine_labels(frame):
 def spark_tables(spark, pandas_tables):
     """The Spark engine end to end from the same raw CSV files, computed once."""
     base, behavior = _spark_cleaned(spark, pandas_tables)
-    features = sp.customer_features(base.cleaned, behavior.cleaned).cache()
+    quarantined = behavior.quarantine.select("customer_id", "stat_month")
+    features = sp.customer_features(base.cleaned, behavior.cleaned, quarantined).cache()
     segments = sp.assign_segments(features).cache()
     recs = sp.product_recommendations(features, segments).cache()
     tables = {
@@ -118,6 +123,7 @@ def test_cleaning_accounting_and_quarantine_match(pandas_tables, spark_tables):
         assert got.raw_rows == want.raw_rows, side
         assert got.duplicates_removed == want.duplicates_removed, side
         assert got.reasons == want.reasons, side
+        assert got.extremes == want.extremes, side
         assert got.balanced, side
         raw = pandas_tables["raw"][
             "customer_base" if side == "base" else "customer_behavior_assets"

@@ -39,16 +39,36 @@ def _raw_asset(asset_name: str, table: str) -> dg.AssetsDefinition:
         owners=OWNERS,
         kinds={"csv", "s3"},
         tags={"layer": "raw"},
-        code_version="1",
-        description=f"The newest delivery of the bank's {table}.csv under "
-        f"`<lake>/raw/{table}/{table}_<YYYYMMDD>.csv`, registered as delivered (not copied): "
-        "header, row count, delivery date. A missing required column fails here, naming it.",
+        code_version="2",
+        description=f"The newest delivery of the bank's {table}.csv, found as "
+        f"`<lake>/raw/{table}/{table}[_<YYYYMMDD>].csv` or `<lake>/raw/{table}[_<YYYYMMDD>].csv`, "
+        "registered as delivered (not copied): header, row count, delivery date (from the name, "
+        "else the object's modification time), encoding (UTF-8 or GB18030, detected), BOM and "
+        "line endings. An empty or header-only file, or a missing required column, fails here, "
+        "naming the file.",
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         delivery = raw_files.latest_delivery(lake, table)
         if delivery is None:
-            raise dg.Failure(f"no {table} delivery under {lake.uri(f'raw/{table}')}")
-        header = raw_files.read_header(lake, delivery.path)
+            raise dg.Failure(raw_files.no_delivery_message(lake, table))
+        try:
+            fmt = raw_files.file_format(lake, delivery.path, load_customer_settings().encoding)
+        except raw_files.DeliveryError as exc:
+            failure = dg.Failure(f"{table} delivery {exc}", metadata={"file": delivery.path})
+        else:
+            failure = None
+        if failure is not None:
+            raise failure
+        header = raw_files.read_header(lake, delivery.path, fmt)
+        rows = raw_files.count_rows(lake, delivery.path)
+        if not any(header) or rows == 0:
+            problem = "is empty: no header, no rows" if not any(header) else "has no data rows"
+            raise dg.Failure(
+                f"{table} delivery {delivery.path} {problem} (header only)"
+                if any(header)
+                else f"{table} delivery {delivery.path} {problem}",
+                metadata={"file": delivery.path, "header": dg.MetadataValue.json(header)},
+            )
         required = raw_files.TABLES[table]
         missing = [c for c in required if c not in header]
         if missing:
@@ -58,8 +78,11 @@ def _raw_asset(asset_name: str, table: str) -> dg.AssetsDefinition:
                 metadata={"missing_columns": ", ".join(missing)},
             )
         extra = [c for c in header if c not in required]
-        rows = raw_files.count_rows(lake, delivery.path)
-        context.log.info(f"{table}: delivery {delivery.stamp}, {rows:,} rows")
+        context.log.info(
+            f"{table}: delivery {delivery.name} of {delivery.date_iso} ({delivery.date_source}), "
+            f"{rows:,} rows, {fmt.encoding}{' with BOM' if fmt.bom else ''}, {fmt.line_endings}"
+        )
+        modified = delivery.modified.isoformat() if delivery.modified else ""
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(rows),
@@ -69,6 +92,13 @@ def _raw_asset(asset_name: str, table: str) -> dg.AssetsDefinition:
                 "lake_path": dg.MetadataValue.text(delivery.path),
                 "uri": dg.MetadataValue.path(lake.uri(delivery.path)),
                 "delivery_date": dg.MetadataValue.text(delivery.date_iso),
+                "delivery_date_source": dg.MetadataValue.text(delivery.date_source),
+                "modified_time": dg.MetadataValue.text(modified),
+                "encoding": dg.MetadataValue.text(fmt.encoding),
+                "encoding_source": dg.MetadataValue.text(fmt.encoding_source),
+                "bom": dg.MetadataValue.bool(fmt.bom),
+                "line_endings": dg.MetadataValue.text(fmt.line_endings),
+                "ends_with_newline": dg.MetadataValue.bool(fmt.ends_with_newline),
                 "extra_columns": dg.MetadataValue.json(extra),
             }
         )
@@ -89,8 +119,17 @@ def _delivery_path(context: dg.AssetExecutionContext, lake: LakeResource, raw_ke
         return path
     delivery = raw_files.latest_delivery(lake, RAW_TABLES[raw_key])
     if delivery is None:
-        raise dg.Failure(f"no delivery for {raw_key}")
+        raise dg.Failure(raw_files.no_delivery_message(lake, RAW_TABLES[raw_key]))
     return delivery.path
+
+
+def _lake_versions(lake: LakeResource, outputs: dict[str, str]) -> dict[str, dict[str, str]]:
+    """What a Spark job reads and writes: published versions in, staged versions out."""
+    tables = (*PATHS.values(), *QUARANTINE.values())
+    return {
+        "lake_reads": {path: lake.resolve(path) for path in tables},
+        "lake_writes": outputs,
+    }
 
 
 def build_table(
@@ -102,19 +141,52 @@ def build_table(
     summarise: tuple[str, ...] = (),
     spark_params: dict | None = None,
 ) -> WrittenTable:
-    """Build an asset's table on the configured engine and write it to ``PATHS[asset_name]``.
+    """Build an asset's table on the configured engine into a new (staged) version.
 
     pandas (default): ``build()`` returns the table, written here. Spark engines: the
     Spark job writes the table itself and only the ``summarise`` columns the asset's
-    metadata needs are read back (``build`` is not called).
+    metadata needs are read back (``build`` is not called). Nothing is visible to
+    readers until ``publish_result`` switches the table to this version.
     """
     path = PATHS[asset_name]
+    staged = lake.stage(path, context.run_id)
     if uses_spark():
-        run_spark_step(context, asset_name, spark_params)
-        return WrittenTable.from_lake(lake, path, summarise)
+        params = {**(spark_params or {}), **_lake_versions(lake, {path: staged})}
+        run_spark_step(context, asset_name, params)
+        return WrittenTable.from_lake(lake, staged, summarise, table=path)
     frame = build()
-    write_frame(lake, path, frame)
-    return WrittenTable.from_frame(path, frame)
+    write_frame(lake, staged, frame)
+    return WrittenTable.from_frame(staged, frame, table=path)
+
+
+def source_delivery(lake: LakeResource) -> str:
+    """The deliveries the published cleaned tables were built from (``base + behaviour``)."""
+    names = []
+    for asset in ("cleaned_customer_base", "cleaned_customer_behavior"):
+        pointer = lake.published(PATHS[asset]) or {}
+        names.append(str(pointer.get("info", {}).get("delivery", "?")))
+    return " + ".join(names)
+
+
+def publish_result(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    written: WrittenTable,
+    delivery: str,
+    **metadata,
+) -> dg.MaterializeResult:
+    """Describe the staged table, switch the table to it, and report it: the step's last act.
+
+    Anything that fails before this line leaves the last good version in place.
+    """
+    meta = table_metadata(lake, written, **metadata)
+    pointer = lake.publish(
+        written.table, written.path, {"run_id": context.run_id, "delivery": delivery}
+    )
+    meta["version"] = dg.MetadataValue.text(pointer["version"])
+    meta["source_delivery"] = dg.MetadataValue.text(delivery)
+    meta["versions_kept"] = dg.MetadataValue.int(len(pointer["history"]))
+    return dg.MaterializeResult(metadata=meta)
 
 
 def _clean(
@@ -133,37 +205,56 @@ def _clean(
     path = _delivery_path(context, lake, raw_key)
     table = RAW_TABLES[raw_key]
     delivery_name = path.rsplit("/", 1)[-1]
+    staged = lake.stage(PATHS[asset_name], context.run_id)
+    staged_quarantine = lake.stage(QUARANTINE[asset_name], context.run_id)
+    try:
+        fmt = raw_files.file_format(lake, path, settings.encoding)
+    except raw_files.DeliveryError as exc:
+        failure = dg.Failure(f"{table} delivery {exc}")
+    else:
+        failure = None
+    if failure is not None:
+        raise failure
     if uses_spark():
         job = run_spark_step(
             context,
             asset_name,
             {
                 "deliveries": {table: path},
+                "encodings": {table: fmt.encoding},
+                "headers": {table: raw_files.read_header(lake, path, fmt)},
                 "age_min": config.age_min,
                 "age_max": config.age_max,
                 "sigma": config.sigma,
+                **_lake_versions(
+                    lake, {PATHS[asset_name]: staged, QUARANTINE[asset_name]: staged_quarantine}
+                ),
             },
         )
-        cleaned = WrittenTable.from_lake(lake, PATHS[asset_name])
-        quarantined = lake.count_rows(QUARANTINE[asset_name])
+        cleaned = WrittenTable.from_lake(lake, staged, table=PATHS[asset_name])
+        quarantined = lake.count_rows(staged_quarantine)
         raw_rows, duplicates = int(job["raw_rows"]), int(job["duplicates_removed"])
         reasons, rates = dict(job["quarantine_reasons"]), dict(job["missing_rates"])
+        extremes = dict(job["extremes"])
     else:
-        raw = raw_files.read_delivery(lake, table, path)
-        rates = raw.isna().mean().to_dict()
-        result = clean_fn(raw, config)
-        del raw
-        result.quarantine["delivery"] = delivery_name
-        write_frame(lake, PATHS[asset_name], result.cleaned)
-        write_frame(lake, QUARANTINE[asset_name], result.quarantine)
-        cleaned = WrittenTable.from_frame(PATHS[asset_name], result.cleaned)
+        parsed = raw_files.read_delivery(lake, table, path, settings.encoding)
+        raw = parsed.frame
+        rates = _missing_rates(raw, parsed.malformed)
+        result = clean_fn(raw, config, parsed.malformed)
+        del raw, parsed
+        result.quarantine["delivery"] = pd_text(delivery_name, len(result.quarantine))
+        write_frame(lake, staged, result.cleaned)
+        write_frame(lake, staged_quarantine, result.quarantine)
+        cleaned = WrittenTable.from_frame(staged, result.cleaned, table=PATHS[asset_name])
         quarantined = len(result.quarantine)
         raw_rows, duplicates, reasons = result.raw_rows, result.duplicates_removed, result.reasons
+        extremes = result.extremes
     missing_rates = {c: round(float(v), 6) for c, v in rates.items()}
     previous = previous_row_count(context)
     stats = {
         "asset": asset_name,
         "delivery": path,
+        "encoding": fmt.encoding,
         "run_id": context.run_id,
         "written_at": dt.datetime.now(dt.UTC).isoformat(),
         "raw_rows_parsed": raw_rows,
@@ -172,23 +263,52 @@ def _clean(
         "duplicates_removed": duplicates,
         "quarantine_reasons": reasons,
         "missing_rates": missing_rates,
+        "extremes": extremes,
         "previous_row_count": previous,
     }
-    write_json(lake, CLEANING_STATS[asset_name], stats)
+    write_json(lake, f"{staged}/{CLEANING_STATS}", stats)
     if duplicates:
         context.log.warning(f"{asset_name}: removed {duplicates:,} duplicate rows")
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            lake,
-            cleaned,
-            previous_row_count=dg.MetadataValue.int(previous if previous is not None else -1),
-            quarantined_rows=dg.MetadataValue.int(quarantined),
-            quarantine_path=dg.MetadataValue.text(QUARANTINE[asset_name]),
-            duplicates_removed=dg.MetadataValue.int(duplicates),
-            quarantine_reasons=dg.MetadataValue.json(reasons),
-            source_delivery=dg.MetadataValue.text(path),
-        )
+    for column, found in extremes.items():
+        if found.get("rows"):
+            context.log.warning(
+                f"{asset_name}: {found['rows']:,} rows ({found['customers']:,} customers) "
+                f"beyond {config.sigma:g} sigma of all customers' {column}: kept, flagged"
+            )
+    lake.publish(
+        QUARANTINE[asset_name], staged_quarantine, {"run_id": context.run_id, "delivery": path}
     )
+    return publish_result(
+        context,
+        lake,
+        cleaned,
+        path,
+        previous_row_count=dg.MetadataValue.int(previous if previous is not None else -1),
+        quarantined_rows=dg.MetadataValue.int(quarantined),
+        quarantine_path=dg.MetadataValue.text(QUARANTINE[asset_name]),
+        duplicates_removed=dg.MetadataValue.int(duplicates),
+        quarantine_reasons=dg.MetadataValue.json(reasons),
+        cross_sectional_extremes=dg.MetadataValue.json(extremes),
+        source_encoding=dg.MetadataValue.text(fmt.encoding),
+    )
+
+
+def pd_text(value: str, rows: int):
+    """A text column of one repeated value (typed ``str`` even with no rows)."""
+    import pandas as pd
+
+    return pd.array([value] * rows, dtype="str")
+
+
+def _missing_rates(raw, malformed) -> dict[str, float]:
+    """Share of empty values per contract column over every delivered line."""
+    rows = len(raw) + (len(malformed) if malformed is not None else 0)
+    if rows == 0:
+        return dict.fromkeys(raw.columns, 0.0)
+    empty = raw.isna().sum()
+    if malformed is not None and len(malformed):
+        empty = empty.add(malformed.reindex(columns=raw.columns).isna().sum(), fill_value=0)
+    return {str(c): float(v) / rows for c, v in empty.items()}
 
 
 @dg.asset(
@@ -241,6 +361,14 @@ def _read(lake: LakeResource, asset_name: str, columns: list[str] | None = None)
     return lake.read_table(PATHS[asset_name], columns=columns).to_pandas()
 
 
+def _quarantined_months(lake: LakeResource):
+    """Ids and months of the quarantined snapshots (features judge current views on them)."""
+    path = QUARANTINE["cleaned_customer_behavior"]
+    if lake.published(path) is None:
+        return None
+    return lake.read_table(path, columns=["customer_id", "stat_month"]).to_pandas()
+
+
 def _recent_behavior(lake: LakeResource, months: int):
     """Each customer's last ``months`` snapshots (all customer_features looks at).
 
@@ -266,7 +394,9 @@ def _recent_behavior(lake: LakeResource, months: int):
     kinds={"parquet", "pandas"},
     tags={"layer": "features"},
     code_version="1",
-    description="One row per cleaned customer (current view = latest month): lifecycle_score "
+    description="One row per cleaned customer (current view = latest clean month, with "
+    "current_view_status current/stale/missing against the delivery's newest month and the "
+    "quarantine, and cool_period_known): lifecycle_score "
     "(0-100, stage + tenure), asset_tier (quintile of log assets, ties by customer_id), "
     "engagement_score (RFM: login recency, login/investment frequency, spend and assets), "
     "product_cross_sell_index. No names. `<lake>/features/customer_features`.",
@@ -278,23 +408,34 @@ def customer_features(
 
     def features():
         base = _read(lake, "cleaned_customer_base", list(rules.PROFILE_COLUMNS))
-        return build(base, _recent_behavior(lake, rules.FREQUENCY_MONTHS))
+        return build(
+            base, _recent_behavior(lake, rules.FREQUENCY_MONTHS), _quarantined_months(lake)
+        )
 
     written = build_table(
         context,
         lake,
         "customer_features",
         features,
-        summarise=("engagement_score", "has_behavior"),
+        summarise=("engagement_score", "has_behavior", "current_view_status"),
     )
     summary = written.frame
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            lake,
-            written,
-            mean_engagement_score=float(summary["engagement_score"].mean()),
-            customers_without_behavior=int((~summary["has_behavior"].astype(bool)).sum()),
+    views = summary["current_view_status"].astype("str").value_counts()
+    views = {status: int(views.get(status, 0)) for status in rules.VIEW_STATUSES}
+    if views[rules.VIEW_STALE] or views[rules.VIEW_MISSING]:
+        context.log.warning(
+            f"customer_features: current view not from the newest month for "
+            f"{views[rules.VIEW_STALE]:,} customers (stale) and missing for "
+            f"{views[rules.VIEW_MISSING]:,}: flagged in current_view_status"
         )
+    return publish_result(
+        context,
+        lake,
+        written,
+        source_delivery(lake),
+        mean_engagement_score=float(summary["engagement_score"].mean()),
+        customers_without_behavior=int((~summary["has_behavior"].astype(bool)).sum()),
+        current_view_status=dg.MetadataValue.json(views),
     )
 
 
@@ -319,7 +460,7 @@ def behavior_metrics(context: dg.AssetExecutionContext, lake: LakeResource) -> d
         "behavior_metrics",
         lambda: build(_read(lake, "cleaned_customer_behavior", columns)),
     )
-    return dg.MaterializeResult(metadata=table_metadata(lake, written))
+    return publish_result(context, lake, written, source_delivery(lake))
 
 
 @dg.asset(
@@ -347,15 +488,15 @@ def customer_segments(
         summarise=("segment_id",),
     )
     sizes = written.frame["segment_id"].astype("str").value_counts().sort_index()
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            lake,
-            written,
-            segment_sizes=dg.MetadataValue.json({k: int(v) for k, v in sizes.items()}),
-            segment_size_chart=dg.MetadataValue.md(
-                bar_chart(list(sizes.index), sizes.tolist(), "Customers per segment", "segment")
-            ),
-        )
+    return publish_result(
+        context,
+        lake,
+        written,
+        source_delivery(lake),
+        segment_sizes=dg.MetadataValue.json({k: int(v) for k, v in sizes.items()}),
+        segment_size_chart=dg.MetadataValue.md(
+            bar_chart(list(sizes.index), sizes.tolist(), "Customers per segment", "segment")
+        ),
     )
 
 
@@ -387,20 +528,20 @@ def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
         spark_params={"profiles_only": True},
     )
     ordered = written.frame.sort_values("segment_id")
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            lake,
-            written,
-            avg_total_assets_chart=dg.MetadataValue.md(
-                bar_chart(
-                    ordered["segment_id"].astype("str").tolist(),
-                    ordered["avg_total_assets"].fillna(0.0).tolist(),
-                    "Average total assets per segment (CNY)",
-                    "segment",
-                    ylabel="average total assets (CNY)",
-                )
-            ),
-        )
+    return publish_result(
+        context,
+        lake,
+        written,
+        source_delivery(lake),
+        avg_total_assets_chart=dg.MetadataValue.md(
+            bar_chart(
+                ordered["segment_id"].astype("str").tolist(),
+                ordered["avg_total_assets"].fillna(0.0).tolist(),
+                "Average total assets per segment (CNY)",
+                "segment",
+                ylabel="average total assets (CNY)",
+            )
+        ),
     )
 
 
@@ -454,22 +595,20 @@ def product_recommendations(
     )
     recs = written.frame
     means = recs.groupby("product", observed=True)["score"].mean().round(2)
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            lake,
-            written,
-            mean_score_by_product=dg.MetadataValue.json(
-                {str(k): float(v) for k, v in means.items()}
-            ),
-            score_distribution_chart=dg.MetadataValue.md(
-                histograms_by_group(
-                    recs["score"],
-                    recs["product"],
-                    "Score distribution per product (all customers)",
-                    "score (0-100)",
-                )
-            ),
-        )
+    return publish_result(
+        context,
+        lake,
+        written,
+        source_delivery(lake),
+        mean_score_by_product=dg.MetadataValue.json({str(k): float(v) for k, v in means.items()}),
+        score_distribution_chart=dg.MetadataValue.md(
+            histograms_by_group(
+                recs["score"],
+                recs["product"],
+                "Score distribution per product (all customers)",
+                "score (0-100)",
+            )
+        ),
     )
 
 
@@ -483,7 +622,8 @@ def product_recommendations(
     description="One ranked row per targeted customer: customer_id, recommended_product, "
     "priority_score, expected_value, reason (no names). Customers inside their "
     "marketing_cool_period on the run date (FINANCE_CUSTOMERS_RUN_DATE, default today UTC) "
-    "and best offers below the score/probability bars are not targeted. "
+    "customers whose cool-period status is unknown (newest snapshot quarantined or missing: "
+    "counted in metadata) and best offers below the score/probability bars are not targeted. "
     "`<lake>/recommendations/marketing_targets`.",
 )
 def marketing_targets(
@@ -497,7 +637,11 @@ def marketing_targets(
     )
 
     run_date = load_customer_settings().marketing_run_date()
-    features = _read(lake, "customer_features", ["customer_id", "marketing_cool_period"])
+    features = _read(
+        lake,
+        "customer_features",
+        ["customer_id", "marketing_cool_period", "cool_period_known", "current_view_status"],
+    )
 
     def targets():
         recs = _read(lake, "product_recommendations")
@@ -514,33 +658,44 @@ def marketing_targets(
         summarise=("recommended_product", "priority_score"),
         spark_params={"targets_only": True, "run_date": run_date.isoformat()},
     )
-    cooling = int(in_cool_period(features["marketing_cool_period"], run_date).sum())
+    known = features["cool_period_known"].astype(bool).to_numpy()
+    cooling = int((in_cool_period(features["marketing_cool_period"], run_date) & known).sum())
+    unknown = features.loc[~known, "current_view_status"].astype("str").value_counts()
+    if len(unknown):
+        context.log.warning(
+            f"marketing_targets: {int(unknown.sum()):,} customers not targeted because their "
+            f"cool-period status is unknown ({dict(unknown)})"
+        )
     targets = written.frame
     by_product = targets["recommended_product"].astype("str").value_counts()
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            lake,
-            written,
-            run_date=dg.MetadataValue.text(run_date.isoformat()),
-            customers_in_cool_period=dg.MetadataValue.int(cooling),
-            targets_by_product=dg.MetadataValue.json({k: int(v) for k, v in by_product.items()}),
-            priority_score_chart=dg.MetadataValue.md(
-                histogram(
-                    targets["priority_score"].to_numpy(),
-                    "Priority score distribution (targeted customers)",
-                    "priority_score",
-                    log=True,
-                )
-            ),
-            targets_by_product_chart=dg.MetadataValue.md(
-                bar_chart(
-                    list(by_product.index),
-                    by_product.tolist(),
-                    "Targets per recommended product",
-                    "product",
-                )
-            ),
-        )
+    return publish_result(
+        context,
+        lake,
+        written,
+        source_delivery(lake),
+        run_date=dg.MetadataValue.text(run_date.isoformat()),
+        customers_in_cool_period=dg.MetadataValue.int(cooling),
+        excluded_unknown_cool_period=dg.MetadataValue.int(int(unknown.sum())),
+        excluded_unknown_cool_period_by_status=dg.MetadataValue.json(
+            {str(k): int(v) for k, v in unknown.items()}
+        ),
+        targets_by_product=dg.MetadataValue.json({k: int(v) for k, v in by_product.items()}),
+        priority_score_chart=dg.MetadataValue.md(
+            histogram(
+                targets["priority_score"].to_numpy(),
+                "Priority score distribution (targeted customers)",
+                "priority_score",
+                log=True,
+            )
+        ),
+        targets_by_product_chart=dg.MetadataValue.md(
+            bar_chart(
+                list(by_product.index),
+                by_product.tolist(),
+                "Targets per recommended product",
+                "product",
+            )
+        ),
     )
 
 

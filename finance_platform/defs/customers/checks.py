@@ -5,12 +5,14 @@
 | row count drops > 10% vs the previous materialization | ``row_count_drop`` | ERROR, blocking |
 | missing rate > 5% per column (configurable) | ``missing_rate`` | WARN |
 | duplicates > 0 (removed, logged) | ``duplicates_removed`` | WARN |
-| 3-sigma outliers (log scale) quarantined | ``outliers_quarantined`` | WARN |
+| 3-sigma outliers of a customer's own history quarantined | ``outliers_quarantined`` | WARN |
+| cross-sectional extremes (3 sigma of all customers), kept | ``cross_sectional_extremes`` | WARN |
 | ages outside 18..100 | ``ages_out_of_range`` + GE suite | WARN / ERROR |
 | freshness of the latest delivery | ``delivery_freshness`` | WARN |
 | raw = cleaned + quarantined + duplicates | ``reconciliation`` | ERROR, blocking |
 | extra columns in a delivery | ``schema_drift`` | WARN |
 | required columns present | ``required_columns`` | ERROR, blocking |
+| current views from the newest month | ``current_views`` | WARN |
 
 Every evaluation appends a row to ``<lake>/monitoring/quality_logs/``. Checks read
 what the assets wrote (Parquet footers, the cleaning stats JSON), so the daily
@@ -25,12 +27,11 @@ import dagster as dg
 from finance_platform.defs.customers import raw_files
 from finance_platform.defs.customers.assets import RAW_TABLES
 from finance_platform.defs.customers.common import (
-    CLEANING_STATS,
     PATHS,
     QUARANTINE,
     append_quality_log,
+    cleaning_stats,
     latest_metadata,
-    read_json,
 )
 from finance_platform.resources.lake import LakeResource
 from finance_platform.settings import load_customer_settings
@@ -67,10 +68,15 @@ def _result(
 
 
 def _stats(lake: LakeResource, asset: str) -> dict:
-    stats = read_json(lake, CLEANING_STATS[asset])
+    stats = cleaning_stats(lake, asset)
     if stats is None:
-        raise dg.Failure(f"{asset} has not been materialized yet (no {CLEANING_STATS[asset]})")
+        raise dg.Failure(f"{asset} has not been materialized yet (no published version)")
     return stats
+
+
+def _header(lake: LakeResource, delivery: raw_files.Delivery) -> list[str]:
+    fmt = raw_files.file_format(lake, delivery.path, load_customer_settings().encoding)
+    return raw_files.read_header(lake, delivery.path, fmt)
 
 
 # -- raw deliveries ---------------------------------------------------------------
@@ -98,7 +104,7 @@ def _raw_checks(asset: str, table: str) -> list[dg.AssetChecksDefinition]:
                 ERROR,
                 {"delivery": None, "missing_columns": list(required)},
             )
-        header = raw_files.read_header(lake, delivery.path)
+        header = _header(lake, delivery)
         missing = [c for c in required if c not in header]
         return _result(
             context,
@@ -121,7 +127,7 @@ def _raw_checks(asset: str, table: str) -> list[dg.AssetChecksDefinition]:
         context: dg.AssetCheckExecutionContext, lake: LakeResource
     ) -> dg.AssetCheckResult:
         delivery = raw_files.latest_delivery(lake, table)
-        header = raw_files.read_header(lake, delivery.path) if delivery else []
+        header = _header(lake, delivery) if delivery else []
         extra = [c for c in header if c not in required]
         return _result(
             context,
@@ -137,8 +143,8 @@ def _raw_checks(asset: str, table: str) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
         asset=asset,
         name="delivery_freshness",
-        description=f"[WARN] The newest {table} delivery (date in its file name) is at most "
-        "FINANCE_CUSTOMERS_FRESHNESS_DAYS (default 2) days old.",
+        description=f"[WARN] The newest {table} delivery (date in its file name, else its "
+        "modification time) is at most FINANCE_CUSTOMERS_FRESHNESS_DAYS (default 2) days old.",
     )
     def delivery_freshness(
         context: dg.AssetCheckExecutionContext, lake: LakeResource
@@ -155,7 +161,11 @@ def _raw_checks(asset: str, table: str) -> list[dg.AssetChecksDefinition]:
             "delivery_freshness",
             passed,
             WARN,
-            {"delivery_date": delivery.date_iso if delivery else None, "age_days": age},
+            {
+                "delivery_date": delivery.date_iso if delivery else None,
+                "date_source": delivery.date_source if delivery else None,
+                "age_days": age,
+            },
             f"age_days <= {limit}",
         )
 
@@ -243,13 +253,15 @@ def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition
     @dg.asset_check(
         asset=asset,
         name="outliers_quarantined",
-        description="[WARN] Amounts beyond FINANCE_CUSTOMERS_SIGMA (default 3) sigma on the log "
-        "scale are quarantined, not lost: the quarantine holds every one of them, and they are "
-        "at most 1% of rows (more means the distribution moved).",
+        description="[WARN] Months whose amount is beyond FINANCE_CUSTOMERS_SIGMA (default 3) "
+        "sigma of the same customer's other months and at least 2x off their mean (a data error "
+        "such as fen exported as yuan) are quarantined, not lost: the quarantine holds every one "
+        "of them, and they are at most 1% of rows (more means the rule no longer fits).",
     )
     def outliers_quarantined(
         context: dg.AssetCheckExecutionContext, lake: LakeResource
     ) -> dg.AssetCheckResult:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         stats = _stats(lake, asset)
@@ -257,12 +269,10 @@ def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition
             v for k, v in stats["quarantine_reasons"].items() if k.startswith(rules.REASON_OUTLIER)
         )
         in_quarantine = 0
-        if lake.exists(QUARANTINE[asset]):
+        if lake.published(QUARANTINE[asset]) is not None:
             reasons = lake.read_table(QUARANTINE[asset], columns=["quarantine_reason"])
-            in_quarantine = int(
-                pc.sum(pc.starts_with(reasons["quarantine_reason"], rules.REASON_OUTLIER)).as_py()
-                or 0
-            )
+            text = pc.fill_null(reasons["quarantine_reason"].cast(pa.string()), "")
+            in_quarantine = int(pc.sum(pc.starts_with(text, rules.REASON_OUTLIER)).as_py() or 0)
         share = counted / max(int(stats["raw_rows_parsed"]), 1)
         passed = counted == in_quarantine and share <= 0.01
         return _result(
@@ -274,6 +284,30 @@ def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition
             WARN,
             {"outliers": counted, "in_quarantine": in_quarantine, "share": round(share, 6)},
             "all quarantined and share <= 1%",
+        )
+
+    @dg.asset_check(
+        asset=asset,
+        name="cross_sectional_extremes",
+        description="[WARN] Rows beyond FINANCE_CUSTOMERS_SIGMA (default 3) sigma of all rows on "
+        "the log scale (the bank's richest and smallest customers). They are real customers: "
+        "kept in the cleaned table and counted here (rows, customers, the bounds in CNY), never "
+        "removed. Warns when there are any.",
+    )
+    def cross_sectional_extremes(
+        context: dg.AssetCheckExecutionContext, lake: LakeResource
+    ) -> dg.AssetCheckResult:
+        extremes = _stats(lake, asset).get("extremes", {})
+        rows = sum(int(v.get("rows", 0)) for v in extremes.values())
+        return _result(
+            context,
+            lake,
+            asset,
+            "cross_sectional_extremes",
+            rows == 0,
+            WARN,
+            {"extreme_rows": rows, "by_column": extremes},
+            "flagged, kept; warn when any",
         )
 
     @dg.asset_check(
@@ -312,7 +346,14 @@ def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition
             "raw = cleaned + quarantined + duplicates",
         )
 
-    return [row_count_drop, missing_rate, duplicates_removed, outliers_quarantined, reconciliation]
+    return [
+        row_count_drop,
+        missing_rate,
+        duplicates_removed,
+        outliers_quarantined,
+        cross_sectional_extremes,
+        reconciliation,
+    ]
 
 
 @dg.asset_check(
@@ -476,12 +517,45 @@ def segments_in_use(
 
 
 @dg.asset_check(
+    asset="customer_features",
+    name="current_views",
+    description="[WARN] Every customer's current view is their snapshot of the delivery's newest "
+    "month. Stale views (the newest snapshot quarantined or missing) and customers without any "
+    "snapshot are flagged in current_view_status and left out of marketing targets; warns with "
+    "their counts when there are any.",
+)
+def current_views(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource
+) -> dg.AssetCheckResult:
+    import pyarrow.compute as pc
+
+    status = lake.read_table(PATHS["customer_features"], columns=["current_view_status"])
+    counts = {
+        str(row["values"]): int(row["counts"])
+        for row in pc.value_counts(status["current_view_status"].cast("string")).to_pylist()
+    }
+    views = {s: counts.get(s, 0) for s in rules.VIEW_STATUSES}
+    not_current = views[rules.VIEW_STALE] + views[rules.VIEW_MISSING]
+    return _result(
+        context,
+        lake,
+        "customer_features",
+        "current_views",
+        not_current == 0,
+        WARN,
+        {"views": views, "not_current": not_current},
+        "every current view from the newest month",
+    )
+
+
+@dg.asset_check(
     asset="marketing_targets",
     name="targets_respect_rules",
     blocking=True,
     description="[ERROR] Marketing targets: nobody inside their cool period on the run date, "
-    "one row per customer, priority_score = score x probability x expected value (to rounding), "
-    "and no name column.",
+    "nobody whose cool-period status is unknown (customer_features.cool_period_known), one row "
+    "per customer, priority_score = score x probability x expected value (to rounding), and no "
+    "name column.",
 )
 def targets_respect_rules(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
@@ -489,6 +563,11 @@ def targets_respect_rules(
     import numpy as np
 
     targets = lake.read_table(PATHS["marketing_targets"]).to_pandas()
+    known = lake.read_table(
+        PATHS["customer_features"], columns=["customer_id", "cool_period_known"]
+    ).to_pandas()
+    unknown_ids = set(known.loc[~known["cool_period_known"].astype(bool), "customer_id"])
+    unknown = int(targets["customer_id"].astype("str").isin(unknown_ids).sum())
     cooling = int((targets["marketing_cool_period"] > targets["run_date"]).sum())
     duplicates = int(targets["customer_id"].duplicated().sum())
     expected = targets["score"] * targets["purchase_probability"] * targets["expected_value"]
@@ -496,7 +575,7 @@ def targets_respect_rules(
         (~np.isclose(targets["priority_score"], expected, rtol=1e-6, atol=0.01)).sum()
     )
     pii = [c for c in rules.PII_COLUMNS if c in targets.columns]
-    passed = cooling == 0 and duplicates == 0 and formula_off == 0 and not pii
+    passed = cooling == 0 and unknown == 0 and duplicates == 0 and formula_off == 0 and not pii
     return _result(
         context,
         lake,
@@ -507,6 +586,7 @@ def targets_respect_rules(
         {
             "targets": len(targets),
             "in_cool_period": cooling,
+            "unknown_cool_period": unknown,
             "duplicate_customers": duplicates,
             "priority_mismatches": formula_off,
             "pii_columns": pii,
@@ -524,5 +604,6 @@ CHECKS = [
     balances_non_negative,
     every_customer_in_one_segment,
     segments_in_use,
+    current_views,
     targets_respect_rules,
 ]

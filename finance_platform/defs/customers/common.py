@@ -39,11 +39,17 @@ QUARANTINE = {
     "cleaned_customer_base": "quarantine/customer_base",
     "cleaned_customer_behavior": "quarantine/customer_behavior",
 }
-CLEANING_STATS = {
-    "cleaned_customer_base": "monitoring/cleaning_stats/customer_base.json",
-    "cleaned_customer_behavior": "monitoring/cleaning_stats/customer_behavior.json",
-}
+# The cleaning accounting of a cleaned table, written into each of its versions (published
+# with it, so the checks always read the numbers of the table that is current).
+CLEANING_STATS = "_cleaning_stats.json"
 QUALITY_LOGS = "monitoring/quality_logs"
+
+
+def cleaning_stats(lake: LakeResource, asset: str) -> dict | None:
+    """The accounting of the published version of a cleaned table (None before the first)."""
+    if lake.published(PATHS[asset]) is None:
+        return None
+    return read_json(lake, f"{lake.resolve(PATHS[asset])}/{CLEANING_STATS}")
 
 
 def without_pii(df: pd.DataFrame) -> pd.DataFrame:
@@ -111,21 +117,24 @@ class WrittenTable:
     ``sample`` (the first rows) gives the preview and the column schema either way.
     """
 
-    path: str
+    path: str  # where it was written: a staged version of ``table``
     rows: int
     sample: pd.DataFrame
     frame: pd.DataFrame
+    table: str = ""  # the table's own folder (``PATHS[asset]``), published from ``path``
 
     @property
     def columns(self) -> list[str]:
         return [str(c) for c in self.sample.columns]
 
     @classmethod
-    def from_frame(cls, path: str, df: pd.DataFrame) -> WrittenTable:
-        return cls(path=path, rows=len(df), sample=df, frame=df)
+    def from_frame(cls, path: str, df: pd.DataFrame, table: str = "") -> WrittenTable:
+        return cls(path=path, rows=len(df), sample=df, frame=df, table=table or path)
 
     @classmethod
-    def from_lake(cls, lake: LakeResource, path: str, columns: Sequence[str] = ()) -> WrittenTable:
+    def from_lake(
+        cls, lake: LakeResource, path: str, columns: Sequence[str] = (), table: str = ""
+    ) -> WrittenTable:
         """A table a Spark job wrote: row count from the footers, a sample, ``columns`` read."""
         import pandas as pd
 
@@ -137,6 +146,7 @@ class WrittenTable:
             rows=lake.count_rows(path),
             sample=lake.head_table(path, PREVIEW_ROWS).to_pandas(),
             frame=frame,
+            table=table or path,
         )
 
 
@@ -145,10 +155,10 @@ def table_metadata(lake: LakeResource, table: WrittenTable, **extra: Any) -> dic
         "dagster/row_count": dg.MetadataValue.int(table.rows),
         "dagster/column_schema": table_schema(table.sample),
         "preview": dg.MetadataValue.md(markdown_preview(table.sample, rows=PREVIEW_ROWS)),
-        "lake_path": dg.MetadataValue.text(table.path),
+        "lake_path": dg.MetadataValue.text(table.table),
         "uri": dg.MetadataValue.path(lake.uri(table.path)),
     }
-    asset = ASSET_BY_PATH.get(table.path)
+    asset = ASSET_BY_PATH.get(table.table)
     if asset is not None:
         meta["dagster/column_lineage"] = _column_lineage(lake, asset, table.columns)
     meta.update(extra)

@@ -80,6 +80,10 @@ DERIVED: dict[str, dict[str, list[Dep]]] = {
     },
     FEATURES: {
         "latest_stat_month": _from(BEHAVIOR, "stat_month"),
+        # judged on the newest month of the delivery, clean or quarantined
+        "latest_raw_stat_month": _from(BEHAVIOR, "stat_month"),
+        "current_view_status": _from(BEHAVIOR, "stat_month"),
+        "cool_period_known": _from(BEHAVIOR, "stat_month"),
         "avg_logins_3m": _from(BEHAVIOR, "app_login_count", "stat_month"),
         "avg_investments_3m": _from(BEHAVIOR, "investment_monthly_count", "stat_month"),
         "has_behavior": _from(BEHAVIOR, "customer_id"),

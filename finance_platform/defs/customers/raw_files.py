@@ -1,16 +1,27 @@
 """Finding and parsing the bank's CSV deliveries in the lake (raw layer).
 
-Deliveries are ``raw/<table>/<table>_<YYYYMMDD>.csv``; the greatest name is the
-newest delivery. Parsing uses pyarrow's multithreaded CSV reader with explicit
-column types (numbers typed, low-cardinality labels dictionary-encoded); if a
-number does not parse, the file is re-read with every column as text so the
-cleaning step can quarantine exactly the bad rows instead of failing the run.
+A delivery of table ``T`` is ``T.csv`` or ``T_<YYYYMMDD>.csv``, under ``raw/T/`` or
+directly under ``raw/`` (where ``aws s3 cp T.csv s3://bucket/raw/`` puts it). Its
+delivery date is the date in its name, else its object's modification time (UTC);
+the newest delivery is the one with the latest (date, modification time).
+
+Parsing uses pyarrow's multithreaded CSV reader with explicit column types
+(numbers typed, low-cardinality labels dictionary-encoded); if a number does not
+parse, the file is re-read with every column as text so the cleaning step can
+quarantine exactly the bad rows instead of failing the run. What real exports
+carry is read as delivered: a UTF-8 BOM (Excel), CRLF line endings, GBK/GB18030
+text (detected, or ``FINANCE_CUSTOMERS_ENCODING``), and lines that do not split
+into the header's fields (a cut last line) come back as ``malformed`` rows for the
+quarantine. An empty or header-only file is an error naming the file.
 """
 
 from __future__ import annotations
 
+import codecs
+import datetime as dt
+import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from finance_platform.transforms.customers import rules
@@ -25,7 +36,14 @@ TABLES = {
     "customer_base": rules.BASE_COLUMNS,
     "customer_behavior_assets": rules.BEHAVIOR_COLUMNS,
 }
-_NAME = re.compile(r"^(?P<table>[a-z_]+)_(?P<stamp>\d{8})\.csv$")
+RAW_ROOT = "raw"
+_NAME = re.compile(r"^(?P<table>[a-z_]+?)(?:_(?P<stamp>\d{8}))?\.csv$", re.IGNORECASE)
+# Encodings tried, in order, when FINANCE_CUSTOMERS_ENCODING is not set. GB18030 is a
+# superset of GBK and GB2312, the encodings Chinese core-banking exports use.
+DETECTED_ENCODINGS = ("utf-8", "gb18030")
+SNIFF_BYTES = 1 << 20
+_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+UTF8_BOM = codecs.BOM_UTF8
 
 _DICT_COLUMNS = {
     "customer_base": (
@@ -54,25 +72,55 @@ _FLOAT_COLUMNS = {
 }
 
 
+class DeliveryError(ValueError):
+    """A delivery that cannot be read as a table: the message names the file and the problem."""
+
+
 @dataclass(frozen=True)
 class Delivery:
     table: str
     path: str  # lake-relative
-    stamp: str  # YYYYMMDD
+    date_iso: str  # YYYY-MM-DD
+    date_source: str  # "file name" or "modified time"
+    modified: dt.datetime | None = None
 
     @property
-    def date_iso(self) -> str:
-        return f"{self.stamp[:4]}-{self.stamp[4:6]}-{self.stamp[6:]}"
+    def stamp(self) -> str:
+        return self.date_iso.replace("-", "")
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+
+def expected_names(table: str) -> list[str]:
+    """Where a delivery of ``table`` is looked for, as a sentence-ready list."""
+    names = (f"{table}.csv", f"{table}_<YYYYMMDD>.csv")
+    return [f"{RAW_ROOT}/{folder}{name}" for folder in (f"{table}/", "") for name in names]
 
 
 def deliveries(lake: LakeResource, table: str) -> list[Delivery]:
     """All deliveries of ``table`` in the lake, oldest first."""
+    candidates = lake.list_files(f"{RAW_ROOT}/{table}") + lake.list_files(RAW_ROOT, recursive=False)
     found = []
-    for path in lake.list_files(f"raw/{table}", suffix=".csv"):
-        match = _NAME.match(path.rsplit("/", 1)[-1])
-        if match and match["table"] == table:
-            found.append(Delivery(table, path, match["stamp"]))
-    return sorted(found, key=lambda d: (d.stamp, d.path))
+    for path in dict.fromkeys(candidates):
+        match = _NAME.match(posixpath.basename(path))
+        if not match or match["table"].lower() != table:
+            continue
+        modified = lake.modified_time(path)
+        if match["stamp"]:
+            stamp = match["stamp"]
+            try:
+                day = dt.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:]))
+            except ValueError:
+                continue  # not a date: not a delivery name
+            found.append(Delivery(table, path, day.isoformat(), "file name", modified))
+        elif modified is not None:
+            found.append(
+                Delivery(table, path, modified.date().isoformat(), "modified time", modified)
+            )
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return sorted(found, key=lambda d: (d.date_iso, d.modified or epoch, d.path))
 
 
 def latest_delivery(lake: LakeResource, table: str) -> Delivery | None:
@@ -80,29 +128,148 @@ def latest_delivery(lake: LakeResource, table: str) -> Delivery | None:
     return found[-1] if found else None
 
 
-def read_header(lake: LakeResource, path: str) -> list[str]:
-    import csv
-    import io
+def no_delivery_message(lake: LakeResource, table: str) -> str:
+    return f"no {table} delivery in {lake.uri(RAW_ROOT)}: expected one of " + ", ".join(
+        expected_names(table)
+    )
 
+
+# -- encoding and layout ---------------------------------------------------------
+@dataclass(frozen=True)
+class FileFormat:
+    """How a delivery's bytes are laid out (recorded in the raw asset's metadata)."""
+
+    encoding: str  # Python codec name, e.g. utf-8, gb18030
+    encoding_source: str  # "detected" or "FINANCE_CUSTOMERS_ENCODING"
+    bom: bool
+    line_endings: str  # LF, CRLF or none (a single line)
+    ends_with_newline: bool
+
+    @property
+    def arrow_encoding(self) -> str:
+        return "utf8" if self.encoding == "utf-8" else self.encoding
+
+
+def _decodes(data: bytes, encoding: str, final: bool) -> int | None:
+    """None if ``data`` decodes; else the offset of the first byte that does not."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        decoder.decode(data, final=final)
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None
+
+
+def sniff_format(head: bytes, tail: bytes, whole: bool, configured: str = "") -> FileFormat:
+    """The encoding and layout of a file from its first bytes (``head``) and last ones.
+
+    ``whole``: ``head`` is the entire file. A configured encoding is used as given
+    (after checking the codec exists); else the first of ``DETECTED_ENCODINGS`` that
+    decodes the head. Raises ``DeliveryError`` when none does.
+    """
+    bom = head.startswith(UTF8_BOM)
+    body = head[len(UTF8_BOM) :] if bom else head
+    if configured:
+        try:
+            name = codecs.lookup(configured).name
+        except LookupError as exc:
+            raise DeliveryError(
+                f"FINANCE_CUSTOMERS_ENCODING={configured!r} is not an encoding Python knows"
+            ) from exc
+        offset = _decodes(body, name, final=whole)
+        if offset is not None:
+            raise DeliveryError(
+                f"is not valid {name} (FINANCE_CUSTOMERS_ENCODING) at byte {offset + 3 * bom}"
+            )
+        encoding, source = name, "FINANCE_CUSTOMERS_ENCODING"
+    else:
+        failures = {}
+        for candidate in ("utf-8",) if bom else DETECTED_ENCODINGS:
+            offset = _decodes(body, candidate, final=whole)
+            if offset is None:
+                encoding, source = codecs.lookup(candidate).name, "detected"
+                break
+            failures[candidate] = offset + 3 * bom
+        else:
+            tried = ", ".join(f"{enc} (bad byte at {off})" for enc, off in failures.items())
+            raise DeliveryError(
+                f"is in no encoding tried: {tried}; set FINANCE_CUSTOMERS_ENCODING to its encoding"
+            )
+    lines = body.split(b"\n", 1)
+    endings = "CRLF" if lines[0].endswith(b"\r") else "LF"
+    if len(lines) == 1:
+        endings = "none"
+    return FileFormat(encoding, source, bom, endings, tail.endswith(b"\n") or not tail)
+
+
+def file_format(lake: LakeResource, path: str, configured: str = "") -> FileFormat:
+    """``sniff_format`` on the first MB and last bytes of a lake object."""
+    with lake.open_input(path) as src:
+        head = src.read(SNIFF_BYTES)
+        whole = len(head) < SNIFF_BYTES
+        tail = head[-2:]
+        if not whole:
+            while chunk := src.read(1 << 24):
+                tail = chunk[-2:]
+    try:
+        return sniff_format(head, tail, whole, configured)
+    except DeliveryError as exc:
+        raise DeliveryError(f"{path} {exc}") from None
+
+
+def read_header(lake: LakeResource, path: str, fmt: FileFormat | None = None) -> list[str]:
+    import csv
+
+    fmt = fmt or file_format(lake, path)
     with lake.open_input(path) as src:
         first = src.read(1 << 16)
-    line = io.BytesIO(first).readline().decode("utf-8-sig")
-    return [c.strip() for c in next(csv.reader([line]), [])]
+    if fmt.bom:
+        first = first[len(UTF8_BOM) :]
+    line = first.split(b"\n", 1)[0].rstrip(b"\r")
+    text = line.decode(fmt.encoding, errors="replace")
+    return [c.strip() for c in next(csv.reader([text]), [])]
 
 
 def count_rows(lake: LakeResource, path: str) -> int:
-    """Data rows (lines after the header), counted without parsing; no field holds a newline."""
-    lines, last = 0, b"\n"
+    """Data rows (non-empty lines after the header), counted without parsing.
+
+    No field holds a newline (the contract); blank lines are not rows (the reader skips
+    them too). A last line without a newline counts.
+    """
+    lines, blank, previous = 0, 0, b""
     with lake.open_input(path) as src:
         while chunk := src.read(1 << 24):
             lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    if last != b"\n":
+            joined = previous + chunk
+            if b"\n\n" in joined or b"\n\r\n" in joined:  # rare: count them exactly
+                blank += len(_BLANK_LINE.findall(joined)) - len(_BLANK_LINE.findall(previous))
+            previous = chunk[-2:]
+    if previous and not previous.endswith(b"\n"):
         lines += 1
-    return max(lines - 1, 0)
+    return max(lines - blank - 1, 0)
 
 
-def _read(lake: LakeResource, path: str, include: list[str], types: dict) -> pa.Table:
+# -- parsing ------------------------------------------------------------------------
+@dataclass
+class ParsedDelivery:
+    """A delivery read as a table: the contract columns, and the lines that did not split."""
+
+    frame: pd.DataFrame
+    format: FileFormat
+    header: list[str]
+    # contract columns (text) of each line with the wrong number of fields
+    malformed: pd.DataFrame | None = None
+    malformed_fields: list[int] = field(default_factory=list)
+
+
+def _read(
+    lake: LakeResource,
+    path: str,
+    include: list[str],
+    types: dict,
+    fmt: FileFormat,
+    bad_lines: list[str],
+) -> pa.Table:
     import pyarrow.csv as pacsv
 
     convert = pacsv.ConvertOptions(
@@ -112,22 +279,53 @@ def _read(lake: LakeResource, path: str, include: list[str], types: dict) -> pa.
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
+
+    def invalid_row(row) -> str:
+        bad_lines.append(row.text)
+        return "skip"
+
+    parse = pacsv.ParseOptions(invalid_row_handler=invalid_row)
     # pyarrow's default 1 MB blocks: 16 MB blocks parsed the 12M-row delivery in 24-26 s
-    # against 12-15 s, on 2 cores.
+    # against 12-15 s, on 2 cores. A BOM is skipped by the reader itself.
+    read = pacsv.ReadOptions(encoding=fmt.arrow_encoding)
     with lake.open_input(path) as src:
-        return pacsv.read_csv(src, convert_options=convert)
+        return pacsv.read_csv(src, read_options=read, parse_options=parse, convert_options=convert)
 
 
-def read_delivery(lake: LakeResource, table: str, path: str) -> pd.DataFrame:
-    """The contract columns of one delivery as a DataFrame (extra columns are left out).
+def _malformed_frame(lines: list[str], header: list[str], table: str) -> tuple[pd.DataFrame, list]:
+    """The contract columns of lines that did not split into the header's fields."""
+    import csv
 
-    Raises ``KeyError`` naming any missing required column.
+    import pandas as pd
+
+    position = {name: i for i, name in enumerate(header)}
+    columns = list(TABLES[table])  # the name too: cleaning leaves it out of the quarantine
+    rows, counts = [], []
+    for fields in csv.reader(line.rstrip("\r") for line in sorted(lines)):
+        counts.append(len(fields))
+        rows.append(
+            {
+                c: (fields[position[c]] if position[c] < len(fields) else None) or None
+                for c in columns
+            }
+        )
+    return pd.DataFrame(rows, columns=columns, dtype="str"), counts
+
+
+def read_delivery(lake: LakeResource, table: str, path: str, encoding: str = "") -> ParsedDelivery:
+    """The contract columns of one delivery (extra columns are left out), and its bad lines.
+
+    Raises ``KeyError`` naming any missing required column, ``DeliveryError`` for an
+    empty or header-only file or bytes in no known encoding.
     """
     import pyarrow as pa
 
     from finance_platform.transforms.customers.cleaning import missing_required_columns
 
-    header = read_header(lake, path)
+    fmt = file_format(lake, path, encoding)
+    header = read_header(lake, path, fmt)
+    if not any(header):
+        raise DeliveryError(f"{table} delivery {path} is empty: no header, no rows")
     required = TABLES[table]
     missing = missing_required_columns(header, required)
     if missing:
@@ -140,8 +338,23 @@ def read_delivery(lake: LakeResource, table: str, path: str) -> pd.DataFrame:
     text_types = dict(types)
     types.update({c: pa.int64() for c in _INT_COLUMNS[table]})
     types.update({c: pa.float64() for c in _FLOAT_COLUMNS[table]})
+    bad_lines: list[str] = []
     try:
-        arrow = _read(lake, path, list(required), types)
-    except pa.ArrowInvalid:
-        arrow = _read(lake, path, list(required), text_types)
-    return arrow.to_pandas(split_blocks=True, self_destruct=True)
+        try:
+            arrow = _read(lake, path, list(required), types, fmt, bad_lines)
+        except pa.ArrowInvalid:
+            bad_lines.clear()
+            arrow = _read(lake, path, list(required), text_types, fmt, bad_lines)
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise DeliveryError(
+                f"{table} delivery {path} is not valid {fmt.encoding} beyond its first MB; "
+                "set FINANCE_CUSTOMERS_ENCODING to its encoding (e.g. gb18030)"
+            ) from None
+        raise
+    if arrow.num_rows == 0 and not bad_lines:
+        raise DeliveryError(f"{table} delivery {path} holds a header but no rows")
+    parsed = ParsedDelivery(arrow.to_pandas(split_blocks=True, self_destruct=True), fmt, header)
+    if bad_lines:
+        parsed.malformed, parsed.malformed_fields = _malformed_frame(bad_lines, header, table)
+    return parsed

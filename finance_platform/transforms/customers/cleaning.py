@@ -2,10 +2,16 @@
 
 Every raw row ends in exactly one place: the cleaned table, the quarantine
 (with ``quarantine_reason``), or the count of removed duplicates (exact key
-repeats; the first occurrence in file order is kept). Order of rules, the first
-failing one naming the reason: empty key, duplicate key, bad number, bad date,
-domain rule (age range, negative balance), then 3-sigma outliers on the log
-scale computed over the rows that passed everything else (population std).
+repeats; the first occurrence in file order is kept). Lines the CSV reader could
+not split into the header's fields (``malformed``, e.g. the cut last line of a
+truncated file) are quarantined too. Order of rules, the first failing one naming
+the reason: empty key, duplicate key, bad number, bad date, domain rule (age
+range, negative balance), then (behaviour) months that are 3-sigma outliers of
+the customer's own history (``rules.OUTLIER_*``). Cross-sectional extremes are
+counted (``CleanResult.extremes``), not removed.
+
+The quarantine holds the rows as text (never the name), with a ``string`` schema
+even when it is empty.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class CleanResult:
     raw_rows: int
     duplicates_removed: int
     reasons: dict[str, int] = field(default_factory=dict)
+    # per column: rows and customers beyond sigma of all rows (log scale), and the bounds (CNY)
+    extremes: dict[str, dict] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -103,56 +111,159 @@ def _numeric(s: pd.Series, integer: bool) -> tuple[pd.Series, np.ndarray]:
     return parsed, bad
 
 
-def _parse_dates(s: pd.Series, fmt: str) -> pd.Series:
-    """Dates/datetimes in exactly ``fmt`` (anything else -> NaT), as datetime64[s].
+def _parse_dates(s: pd.Series, formats: tuple[tuple[str, str], ...]) -> pd.Series:
+    """Dates/datetimes in one of ``formats`` (the first that fits; else NaT), as datetime64[s].
 
-    Categorical columns parse only their distinct values; text goes through
-    pyarrow's strptime (Spark: ``to_timestamp(col, fmt)``, null on failure).
+    Categorical columns parse only their distinct values; text goes through pyarrow's
+    strptime (Spark: ``try_to_timestamp`` per pattern, coalesced). Later formats are
+    tried only on the values the earlier ones did not read.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = _parse_dates(pd.Series(s.cat.categories.astype("str")), fmt).to_numpy()
+        cats = _parse_dates(pd.Series(s.cat.categories.astype("str")), formats).to_numpy()
         codes = s.cat.codes.to_numpy()
         values = np.where(codes >= 0, cats[np.clip(codes, 0, None)], np.datetime64("NaT"))
         return pd.Series(values.astype("datetime64[s]"), index=s.index)
     text = pa.array(s.astype("str"), from_pandas=True) if s.dtype != "str" else pa.array(s)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    parsed = pc.strptime(text.cast(pa.string()), format=fmt, unit="s", error_is_null=True)
-    return pd.Series(parsed.to_numpy(zero_copy_only=False), index=s.index).astype("datetime64[s]")
+    text = text.cast(pa.string())
+    first, *others = (fmt for fmt, _spark in formats)
+    parsed = pc.strptime(text, format=first, unit="s", error_is_null=True)
+    values = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    for fmt in others:
+        pending = np.flatnonzero(np.isnat(values) & ~text.is_null().to_numpy(zero_copy_only=False))
+        if not pending.size:
+            break
+        retry = pc.strptime(text.take(pending), format=fmt, unit="s", error_is_null=True)
+        values[pending] = retry.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    return pd.Series(values, index=s.index)
 
 
-def _outliers(values: pd.Series, ok: np.ndarray, sigma: float) -> np.ndarray:
-    """|z| > sigma on log1p(values), mean and population std over the ``ok`` rows."""
-    x = np.log1p(np.clip(values.to_numpy(dtype="float64", na_value=np.nan), 0, None))
-    sample = x[ok]
-    if sample.size < 2:
-        return np.zeros(len(x), dtype=bool)
-    mean, std = sample.mean(), sample.std()
-    if not np.isfinite(std) or std == 0:
-        return np.zeros(len(x), dtype=bool)
-    return np.abs(x - mean) > sigma * std
+def _log_amount(values: pd.Series) -> np.ndarray:
+    return np.log1p(np.clip(values.to_numpy(dtype="float64", na_value=np.nan), 0, None))
+
+
+def cross_sectional_extremes(
+    values: pd.Series, keys: pd.Series, sigma: float
+) -> dict[str, float | int]:
+    """Rows (and distinct ``keys``) beyond ``sigma`` population std of all rows on log1p scale.
+
+    The rich and the small customers of a bank: reported, never removed. Bounds in CNY.
+    """
+    x = _log_amount(values)
+    finite = np.isfinite(x)
+    if finite.sum() < 2:
+        return {"rows": 0, "customers": 0, "low": None, "high": None}
+    mean, std = x[finite].mean(), x[finite].std()
+    low, high = mean - sigma * std, mean + sigma * std
+    beyond = finite & ((x < low) | (x > high))
+    return {
+        "rows": int(beyond.sum()),
+        "customers": int(pd.Series(keys.to_numpy()[beyond]).nunique()),
+        "low": rules.amount_bound(low),
+        "high": rules.amount_bound(high),
+    }
+
+
+def own_history_outliers(
+    codes: np.ndarray, values: pd.Series, ok: np.ndarray, sigma: float
+) -> np.ndarray:
+    """Months that are data errors against the same customer's other months (``rules.py``).
+
+    ``codes``: the customer of each row (integers >= 0); ``ok``: rows that passed every
+    other rule. For each such row, the mean and population std of log1p(amount) over the
+    customer's *other* ok rows (leave-one-out, from centred sums), and the row is an outlier
+    when it is beyond ``sigma`` of them and at least ``OUTLIER_MIN_FACTOR`` off their mean.
+    """
+    x = _log_amount(values)
+    use = ok & np.isfinite(x) & (codes >= 0)
+    out = np.zeros(len(x), dtype=bool)
+    if not use.any():
+        return out
+    k = int(codes[use].max()) + 1
+    c = codes[use]
+    n = np.bincount(c, minlength=k).astype("float64")
+    mean = np.bincount(c, weights=x[use], minlength=k) / np.maximum(n, 1)
+    d = x[use] - mean[c]
+    centred = np.bincount(c, weights=d * d, minlength=k)
+    n_row = n[c]
+    others = n_row - 1
+    enough = others >= rules.OUTLIER_MIN_OTHER_MONTHS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deviation = n_row * d / others  # row minus the mean of the customer's other months
+        spread = np.sqrt(np.clip(centred[c] - n_row * d * d / others, 0, None) / others)
+        beyond = np.abs(deviation) > sigma * spread
+    material = np.abs(deviation) > np.log(rules.OUTLIER_MIN_FACTOR)
+    out[np.flatnonzero(use)] = enough & beyond & material
+    return out
+
+
+def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Every column as pandas ``str`` (missing stays missing): the quarantine's schema."""
+    return pd.DataFrame(
+        {c: df[c].astype("str") if df[c].dtype != "str" else df[c] for c in df.columns},
+        columns=df.columns,
+    )
 
 
 def _finish(
-    raw: pd.DataFrame, typed: pd.DataFrame, reasons: _Reasons, dup: np.ndarray
+    raw: pd.DataFrame,
+    typed: pd.DataFrame,
+    reasons: _Reasons,
+    dup: np.ndarray,
+    malformed: pd.DataFrame | None,
+    columns: tuple[str, ...],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     keep = ~dup
     ok = reasons.ok & keep
     bad = ~reasons.ok & keep
     cleaned = take_rows(typed, ok)
-    quarantine = take_rows(raw.drop(columns=list(rules.PII_COLUMNS), errors="ignore"), bad)
-    quarantine["quarantine_reason"] = reasons.strings(bad).to_numpy()
+    kept_columns = [c for c in columns if c not in rules.PII_COLUMNS]
+    quarantine = _as_text(take_rows(raw.loc[:, kept_columns], bad))
+    quarantine["quarantine_reason"] = pd.array(reasons.strings(bad).to_numpy(), dtype="str")
+    if malformed is not None and len(malformed):
+        lines = _as_text(malformed.reindex(columns=kept_columns))
+        lines["quarantine_reason"] = pd.array([rules.REASON_MALFORMED] * len(lines), dtype="str")
+        quarantine = pd.concat([quarantine, lines], ignore_index=True)
     return cleaned, quarantine
 
 
-def clean_customer_base(raw: pd.DataFrame, config: CleaningConfig | None = None) -> CleanResult:
+def _result(
+    cleaned: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    reasons: _Reasons,
+    dup: np.ndarray,
+    malformed: pd.DataFrame | None,
+    extreme_columns: tuple[str, ...],
+    sigma: float,
+) -> CleanResult:
+    """The accounting of one cleaning, checked to balance: every line is somewhere."""
+    lines = len(malformed) if malformed is not None else 0
+    counts = reasons.counts(~dup)
+    if lines:
+        counts[rules.REASON_MALFORMED] = lines
+    extremes = {
+        col: cross_sectional_extremes(cleaned[col], cleaned["customer_id"], sigma)
+        for col in extreme_columns
+    }
+    result = CleanResult(cleaned, quarantine, len(dup) + lines, int(dup.sum()), counts, extremes)
+    assert result.balanced
+    return result
+
+
+def clean_customer_base(
+    raw: pd.DataFrame,
+    config: CleaningConfig | None = None,
+    malformed: pd.DataFrame | None = None,
+) -> CleanResult:
     """Typed, de-duplicated customer profiles with English codes; bad rows quarantined.
 
     ``name`` stays in the cleaned table (it is the bank's record) but never in the
-    quarantine, features or anything downstream.
+    quarantine, features or anything downstream. ``malformed``: lines of the delivery
+    the reader could not split (contract columns as text), quarantined as such.
     """
     cfg = config or CleaningConfig()
     missing = missing_required_columns(raw.columns, rules.BASE_COLUMNS)
@@ -169,29 +280,25 @@ def clean_customer_base(raw: pd.DataFrame, config: CleaningConfig | None = None)
         reasons.flag(bad, f"{rules.REASON_BAD_NUMBER}:{col}")
         typed[col] = parsed
     for col in rules.BASE_DATE_COLUMNS:
-        typed[col] = _parse_dates(raw[col], rules.DATE_FORMAT)
+        typed[col] = _parse_dates(raw[col], rules.DATE_FORMATS)
         reasons.flag(typed[col].isna().to_numpy(), f"{rules.REASON_BAD_DATE}:{col}")
     age = typed["age"].to_numpy(dtype="float64", na_value=np.nan)
     reasons.flag((age < cfg.age_min) | (age > cfg.age_max), rules.REASON_AGE)
     reasons.flag(typed["monthly_income"].to_numpy(na_value=np.nan) < 0, rules.REASON_NEGATIVE)
-    for col in rules.BASE_OUTLIER_COLUMNS:
-        reasons.flag(
-            _outliers(typed[col], reasons.ok & ~dup, cfg.sigma), f"{rules.REASON_OUTLIER}:{col}"
-        )
-    cleaned, quarantine = _finish(raw, typed, reasons, dup)
+    cleaned, quarantine = _finish(raw, typed, reasons, dup, malformed, rules.BASE_COLUMNS)
     cleaned["age"] = cleaned["age"].astype("int64")
     cleaned["open_account_date"] = cleaned["open_account_date"].astype("datetime64[s]")
     occupation_codes = {label: code for label, (code, _) in rules.OCCUPATION.items()}
     cleaned["occupation_code"] = map_codes(cleaned["occupation"], occupation_codes)
     add_codes(cleaned, rules.BASE_LABELS)
-    result = CleanResult(cleaned, quarantine, n, int(dup.sum()), reasons.counts(~dup))
-    assert result.balanced
-    return result
+    return _result(
+        cleaned, quarantine, reasons, dup, malformed, rules.BASE_EXTREME_COLUMNS, cfg.sigma
+    )
 
 
 def month_index(stat_month: pd.Series) -> pd.Series:
     """``YYYY-MM`` -> months since 1970-01 (nullable Int64; bad or missing -> <NA>)."""
-    parsed = _parse_dates(stat_month, rules.MONTH_FORMAT)
+    parsed = _parse_dates(stat_month, rules.MONTH_FORMATS)
     years = parsed.dt.year.astype("Int64")
     return (years - 1970) * 12 + parsed.dt.month.astype("Int64") - 1
 
@@ -249,16 +356,20 @@ def _parse_all_dates(raw: pd.DataFrame) -> dict[str, pd.Series]:
     import pyarrow.compute  # noqa: F401 - imported here: never import a module from two threads
 
     formats = {
-        **{c: rules.DATETIME_FORMAT for c in rules.BEHAVIOR_DATETIME_COLUMNS},
-        **{c: rules.DATETIME_FORMAT for c in rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS},
-        **{c: rules.DATE_FORMAT for c in rules.BEHAVIOR_DATE_COLUMNS},
+        **{c: rules.DATETIME_FORMATS for c in rules.BEHAVIOR_DATETIME_COLUMNS},
+        **{c: rules.DATETIME_FORMATS for c in rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS},
+        **{c: rules.DATE_FORMATS for c in rules.BEHAVIOR_DATE_COLUMNS},
     }
     with ThreadPoolExecutor(max_workers=len(formats)) as pool:
         futures = {c: pool.submit(_parse_dates, raw[c], fmt) for c, fmt in formats.items()}
         return {c: future.result() for c, future in futures.items()}
 
 
-def clean_customer_behavior(raw: pd.DataFrame, config: CleaningConfig | None = None) -> CleanResult:
+def clean_customer_behavior(
+    raw: pd.DataFrame,
+    config: CleaningConfig | None = None,
+    malformed: pd.DataFrame | None = None,
+) -> CleanResult:
     """Typed monthly snapshots (full history), one row per (customer_id, stat_month)."""
     cfg = config or CleaningConfig()
     missing = missing_required_columns(raw.columns, rules.BEHAVIOR_COLUMNS)
@@ -302,7 +413,8 @@ def clean_customer_behavior(raw: pd.DataFrame, config: CleaningConfig | None = N
     reasons.flag(negative, rules.REASON_NEGATIVE)
     for col in rules.BEHAVIOR_OUTLIER_COLUMNS:
         reasons.flag(
-            _outliers(typed[col], reasons.ok & ~dup, cfg.sigma), f"{rules.REASON_OUTLIER}:{col}"
+            own_history_outliers(cust_codes, typed[col], reasons.ok & ~dup, cfg.sigma),
+            f"{rules.REASON_OUTLIER}:{col}",
         )
     typed["month_index"] = months
     # customer_id as categorical from the codes already computed: stored dictionary-encoded
@@ -310,7 +422,7 @@ def clean_customer_behavior(raw: pd.DataFrame, config: CleaningConfig | None = N
     typed["customer_id"] = pd.Categorical.from_codes(
         np.where(cust_codes >= 0, cust_codes, -1), categories=pd.Index(cust_ids).astype("str")
     )
-    cleaned, quarantine = _finish(raw, typed, reasons, dup)
+    cleaned, quarantine = _finish(raw, typed, reasons, dup, malformed, rules.BEHAVIOR_COLUMNS)
     del typed
     cleaned["month_index"] = cleaned["month_index"].astype("int64")
     for col in rules.BEHAVIOR_INT_COLUMNS:
@@ -325,6 +437,6 @@ def clean_customer_behavior(raw: pd.DataFrame, config: CleaningConfig | None = N
     codes, missing_flag = contact_codes(cleaned["contact_result"], cleaned["last_contact_time"])
     cleaned["contact_result_code"] = codes
     cleaned["contact_result_missing"] = missing_flag
-    result = CleanResult(cleaned, quarantine, n, int(dup.sum()), reasons.counts(~dup))
-    assert result.balanced
-    return result
+    return _result(
+        cleaned, quarantine, reasons, dup, malformed, rules.BEHAVIOR_EXTREME_COLUMNS, cfg.sigma
+    )

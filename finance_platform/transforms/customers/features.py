@@ -117,11 +117,73 @@ def cross_sell_index(df: pd.DataFrame) -> pd.Series:
     return (100 * total).round(2)
 
 
-def customer_features(base: pd.DataFrame, behavior: pd.DataFrame) -> pd.DataFrame:
+def month_text(index: pd.Series) -> pd.Series:
+    """Months since 1970-01 -> ``YYYY-MM`` (missing -> empty)."""
+    values = index.astype("Int64")
+    years = (values // 12 + 1970).astype("str").str.zfill(4)
+    months = (values % 12 + 1).astype("str").str.zfill(2)
+    return (years + "-" + months).where(values.notna(), "").astype("str")
+
+
+def view_status(
+    customer_id: pd.Series,
+    latest_clean: pd.Series,
+    quarantined: pd.DataFrame | None,
+    newest_clean: int | None,
+) -> pd.DataFrame:
+    """Where each customer's current view comes from (``rules.VIEW_*``), per customer row.
+
+    ``latest_clean``: month index of the customer's newest clean snapshot (missing if none);
+    ``quarantined``: the behaviour quarantine's ``customer_id`` and ``stat_month`` (text).
+    The delivery's newest month is the newest of either. A view is ``current`` only when it
+    is the customer's snapshot of that month and no later (or undated) one of theirs was
+    quarantined; only then is the customer's cool-period status known.
+    """
+    from finance_platform.transforms.customers.cleaning import month_index
+
+    latest = latest_clean.astype("float64").to_numpy()
+    q_latest = np.full(len(latest), np.nan)
+    q_undated = np.zeros(len(latest), dtype=bool)
+    newest = float(newest_clean) if newest_clean is not None else np.nan
+    if quarantined is not None and len(quarantined):
+        q = quarantined.loc[:, ["customer_id", "stat_month"]].copy()
+        q = q[q["customer_id"].notna() & (q["customer_id"].astype("str").str.strip() != "")]
+        months = month_index(q["stat_month"]).astype("float64")
+        if months.notna().any():
+            newest = np.nanmax([newest, float(months.max())])
+        ids = q["customer_id"].astype("str").to_numpy()
+        frame = pd.DataFrame({"customer_id": ids, "month": months.to_numpy()})
+        per = frame.groupby("customer_id").agg(
+            latest=("month", "max"), undated=("month", lambda m: m.isna().any())
+        )
+        keys = customer_id.astype("str").to_numpy()
+        q_latest = per["latest"].reindex(keys).to_numpy(dtype="float64")
+        q_undated = per["undated"].reindex(keys).fillna(False).to_numpy(dtype=bool)
+    missing = np.isnan(latest)
+    with np.errstate(invalid="ignore"):
+        behind = (latest < newest) | (latest < q_latest) | q_undated
+    status = np.where(
+        missing, rules.VIEW_MISSING, np.where(behind, rules.VIEW_STALE, rules.VIEW_CURRENT)
+    )
+    raw_latest = np.fmax(latest, q_latest)
+    return pd.DataFrame(
+        {
+            "latest_raw_stat_month": month_text(pd.Series(raw_latest).round().astype("Int64")),
+            "current_view_status": pd.array(status, dtype="str"),
+            "cool_period_known": status == rules.VIEW_CURRENT,
+        },
+        index=customer_id.index,
+    )
+
+
+def customer_features(
+    base: pd.DataFrame, behavior: pd.DataFrame, quarantined: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per cleaned customer (no name): current view, scores, tiers.
 
     Customers without any valid behaviour row keep zero amounts and
-    ``has_behavior = False`` so they still get a segment.
+    ``has_behavior = False`` so they still get a segment. ``quarantined`` (the behaviour
+    quarantine's ids and months) tells current views from stale ones (``view_status``).
     """
     as_of = as_of_date(behavior) if len(behavior) else pd.Timestamp("1970-01-31")
     coded = _codes(behavior["customer_id"])  # hash the 12M ids once
@@ -167,8 +229,11 @@ def customer_features(base: pd.DataFrame, behavior: pd.DataFrame) -> pd.DataFram
     )
     df = pd.concat([df, parts], axis=1)
     df["product_cross_sell_index"] = cross_sell_index(df)
+    newest = int(behavior["month_index"].max()) if len(behavior) else None
+    status = view_status(df["customer_id"], df["month_index"], quarantined, newest)
     df = df.rename(columns={"stat_month": "latest_stat_month"})
     df["latest_stat_month"] = df["latest_stat_month"].astype("str")
+    df = pd.concat([df, status], axis=1)
     return df.drop(columns=["month_index"])
 
 

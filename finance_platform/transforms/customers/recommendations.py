@@ -107,7 +107,9 @@ def marketing_targets(
 ) -> pd.DataFrame:
     """One ranked row per targeted customer: their best product by priority.
 
-    Excluded: customers inside their cool period on ``run_date``, and customers whose
+    Excluded: customers inside their cool period on ``run_date``; customers whose
+    cool-period status is unknown (``cool_period_known`` false: their newest snapshot was
+    quarantined or is missing, so the cool period on hand may be outdated); customers whose
     best product misses ``MIN_TARGET_SCORE`` or ``MIN_TARGET_PROBABILITY``. Ties:
     higher priority first, then product order; ranks break ties by ``customer_id``.
     """
@@ -122,14 +124,16 @@ def marketing_targets(
     first[1:] = sorted_codes[1:] != sorted_codes[:-1]
     best = recs.iloc[order[first]].reset_index(drop=True)
     best["customer_id"] = best["customer_id"].astype("str")
-    info = features[["customer_id", "marketing_cool_period"]].merge(
+    info = features[["customer_id", "marketing_cool_period", "cool_period_known"]].merge(
         segments[["customer_id", "segment_name_en"]], on="customer_id", how="left"
     )
     info["customer_id"] = info["customer_id"].astype("str")
     best = best.merge(info, on="customer_id", how="left")
     cooling = in_cool_period(best["marketing_cool_period"], run_date)
+    known = best["cool_period_known"].fillna(False).to_numpy(dtype=bool)
     eligible = (
         ~cooling
+        & known
         & (best["score"].to_numpy() >= rules.MIN_TARGET_SCORE)
         & (best["purchase_probability"].to_numpy() >= rules.MIN_TARGET_PROBABILITY)
     )

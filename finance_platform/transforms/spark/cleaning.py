@@ -1,10 +1,11 @@
 """Spark version of ``transforms.customers.cleaning``: typed, de-duplicated, coded, quarantined.
 
 Same rule order as the pandas engine (first failing rule names the reason):
-empty key, duplicate key (first occurrence in file order kept; ``_row`` carries
-the file order), bad number, bad date, domain rules, then 3-sigma outliers on
-log1p over the rows that passed everything else (population std). Raw input is
-all strings, as read from the CSV; codes come from the same label maps.
+malformed line (wrong field count), empty key, duplicate key (first occurrence in
+file order kept; ``_row`` carries the file order), bad number, bad date, domain
+rules, then (behaviour) 3-sigma outliers of each customer's own history, over the
+rows that passed everything else. Raw input is all strings, as read from the CSV;
+dates in any of the formats of ``rules.py``; codes come from the same label maps.
 """
 
 from __future__ import annotations
@@ -19,13 +20,9 @@ if TYPE_CHECKING:
 
 ROW = "_row"
 REASON = "quarantine_reason"
+MALFORMED = "_malformed"
+_CORRUPT = "_corrupt_record"
 _DUP = "_duplicate"
-# strftime -> Spark datetime patterns for the contract's formats
-_PATTERNS = {
-    rules.DATE_FORMAT: "yyyy-MM-dd",
-    rules.DATETIME_FORMAT: "yyyy-MM-dd HH:mm:ss",
-    rules.MONTH_FORMAT: "yyyy-MM",
-}
 
 
 @dataclass
@@ -37,6 +34,7 @@ class SparkCleanResult:
     reasons: dict[str, int] = field(default_factory=dict)
     # share of empty values per raw column over every delivered row (the missing-rate check)
     missing_rates: dict[str, float] = field(default_factory=dict)
+    extremes: dict[str, dict] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -52,16 +50,43 @@ def _F():
     return F
 
 
-def read_raw_csv(spark: SparkSession, uri: str, columns: tuple[str, ...]) -> DataFrame:
-    """The contract columns of a delivery, all as strings, plus ``_row`` (file order)."""
+def read_raw_csv(
+    spark: SparkSession,
+    uri: str,
+    columns: tuple[str, ...],
+    header: list[str] | None = None,
+    encoding: str = "utf-8",
+) -> DataFrame:
+    """The contract columns of a delivery, all as strings, plus ``_row`` (file order) and
+    ``_malformed`` (the line did not split into the header's fields, e.g. a cut last line).
+
+    ``header``: the file's column names as the orchestrator read them (BOM and encoding
+    handled there); without it the file's own header is used. ``encoding``: a Python codec
+    name (``gb18030``); Spark 4 reads other charsets than UTF-8 only with
+    ``spark.sql.legacy.javaCharsets``.
+    """
     F = _F()
-    frame = spark.read.option("header", True).option("inferSchema", False).csv(uri)
-    missing = [c for c in columns if c not in frame.columns]
+    reader = spark.read.option("header", True).option("inferSchema", False)
+    if encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
+        spark.conf.set("spark.sql.legacy.javaCharsets", "true")
+        reader = reader.option("encoding", encoding.upper())
+    if header is None:
+        header = reader.csv(uri).columns
+    missing = [c for c in columns if c not in header]
     if missing:
         raise KeyError(f"{uri} is missing required column(s): {', '.join(missing)}")
-    return frame.select(*[F.col(c).cast("string") for c in columns]).withColumn(
-        ROW, F.monotonically_increasing_id()
+    names = [f"_extra_{i}" if name in header[:i] else name for i, name in enumerate(header)]
+    schema = ", ".join(f"`{name}` string" for name in names) + f", `{_CORRUPT}` string"
+    frame = (
+        reader.schema(schema)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", _CORRUPT)
+        .csv(uri)
     )
+    return frame.select(
+        *[F.col(f"`{c}`") for c in columns],
+        F.col(_CORRUPT).isNotNull().alias(MALFORMED),
+    ).withColumn(ROW, F.monotonically_increasing_id())
 
 
 def _empty(col: Column) -> Column:
@@ -85,9 +110,11 @@ def _bad_number(parsed: Column, integer: bool) -> Column:
     return F.coalesce(bad, F.lit(True))
 
 
-def _timestamp(col: Column, fmt: str) -> Column:
+def _timestamp(col: Column, formats: tuple[tuple[str, str], ...]) -> Column:
+    """The first of ``formats`` (``rules.py``: strftime, Spark pattern) that reads the value."""
     F = _F()
-    return F.try_to_timestamp(col.cast("string"), F.lit(_PATTERNS[fmt]))
+    text = col.cast("string")
+    return F.coalesce(*[F.try_to_timestamp(text, F.lit(pattern)) for _, pattern in formats])
 
 
 def _codes(col: Column, mapping: dict[str, str]) -> Column:
@@ -126,36 +153,87 @@ def _with_duplicates(df: DataFrame, keys: list[str], empty_key: Column) -> DataF
     """
     F = _F()
     repeated = (
-        df.groupBy(*keys)
+        df.where(~F.col(MALFORMED))
+        .groupBy(*keys)
         .agg(F.min(ROW).alias("_first"), F.count(F.lit(1)).alias("_n"))
         .where(F.col("_n") > 1)
         .drop("_n")
     )
     flagged = df.join(F.broadcast(repeated), on=keys, how="left")
     repeat = F.coalesce(F.col(ROW) != F.col("_first"), F.lit(False))
-    return flagged.withColumn(_DUP, repeat & ~empty_key).drop("_first")
+    return flagged.withColumn(_DUP, repeat & ~empty_key & ~F.col(MALFORMED)).drop("_first")
+
+
+def _log_amount(col: str) -> Column:
+    F = _F()
+    return F.log1p(F.greatest(F.col(f"_typed_{col}"), F.lit(0.0)))
 
 
 def _outlier_flags(
     df: DataFrame, columns: tuple[str, ...], sigma: float
 ) -> tuple[DataFrame, list[tuple[Column, str]]]:
-    """|z| > sigma on log1p(clip(x, 0)); mean / population std over rows still clean."""
+    """Months beyond ``sigma`` of the customer's other clean months (leave-one-out, centred
+    sums over a window per customer) and at least ``OUTLIER_MIN_FACTOR`` off their mean."""
+    import math
+
+    from pyspark.sql import Window
+
     F = _F()
     flags = []
+    customer = Window.partitionBy("customer_id")
+    clean = F.col(REASON).isNull() & ~F.col(_DUP)
     for col in columns:
-        x = F.log1p(F.greatest(F.col(f"_typed_{col}"), F.lit(0.0)))
-        df = df.withColumn(f"_log_{col}", x)
-        clean = F.col(REASON).isNull() & ~F.col(_DUP)
-        stats = df.agg(
-            F.count(F.when(clean, F.lit(1))).alias("n"),
-            F.avg(F.when(clean, F.col(f"_log_{col}"))).alias("mean"),
-            F.stddev_pop(F.when(clean, F.col(f"_log_{col}"))).alias("std"),
-        ).first()
-        if stats["n"] < 2 or stats["std"] is None or stats["std"] == 0:
-            continue
-        flag = F.abs(F.col(f"_log_{col}") - F.lit(stats["mean"])) > F.lit(sigma * stats["std"])
+        x = _log_amount(col)
+        usable = clean & x.isNotNull() & ~F.isnan(x)
+        value = F.when(usable, x)
+        df = df.withColumn(f"_log_{col}", value)
+        df = df.withColumn(f"_n_{col}", F.count(value).over(customer).cast("double"))
+        df = df.withColumn(f"_mean_{col}", F.avg(value).over(customer))
+        d = F.col(f"_log_{col}") - F.col(f"_mean_{col}")
+        df = df.withColumn(f"_ss_{col}", F.sum(d * d).over(customer))
+        n, d = F.col(f"_n_{col}"), F.col(f"_log_{col}") - F.col(f"_mean_{col}")
+        others = n - F.lit(1.0)
+        deviation = n * d / others
+        spread = F.sqrt(F.greatest(F.col(f"_ss_{col}") - n * d * d / others, F.lit(0.0)) / others)
+        flag = (
+            usable
+            & (others >= F.lit(float(rules.OUTLIER_MIN_OTHER_MONTHS)))
+            & (F.abs(deviation) > F.lit(sigma) * spread)
+            & (F.abs(deviation) > F.lit(math.log(rules.OUTLIER_MIN_FACTOR)))
+        )
         flags.append((flag, f"{rules.REASON_OUTLIER}:{col}"))
     return df, flags
+
+
+def cross_sectional_extremes(df: DataFrame, columns: tuple[str, ...], sigma: float) -> dict:
+    """Rows and customers beyond ``sigma`` of all cleaned rows on log1p scale (never removed).
+
+    ``df``: the cleaned table (typed amounts). Same numbers as the pandas engine's.
+    """
+    F = _F()
+    out = {}
+    for col in columns:
+        x = F.log1p(F.greatest(F.col(col).cast("double"), F.lit(0.0)))
+        stats = df.agg(
+            F.count(x).alias("n"), F.avg(x).alias("mean"), F.stddev_pop(x).alias("std")
+        ).first()
+        if not stats["n"] or stats["n"] < 2:
+            out[col] = {"rows": 0, "customers": 0, "low": None, "high": None}
+            continue
+        low = stats["mean"] - sigma * stats["std"]
+        high = stats["mean"] + sigma * stats["std"]
+        beyond = (
+            df.where((x < F.lit(low)) | (x > F.lit(high)))
+            .agg(F.count(F.lit(1)).alias("rows"), F.countDistinct("customer_id").alias("customers"))
+            .first()
+        )
+        out[col] = {
+            "rows": int(beyond["rows"]),
+            "customers": int(beyond["customers"]),
+            "low": rules.amount_bound(low),
+            "high": rules.amount_bound(high),
+        }
+    return out
 
 
 def _accounting(
@@ -197,9 +275,9 @@ def _with_reasons(
     df = df.withColumn(REASON, reasons.column()).cache()
     df.count()  # materialise, so the cache of ``parsed`` (typed columns) can go
     parsed.unpersist()
-    df, outliers = _outlier_flags(df, outlier_columns, sigma)
-    if not outliers:
+    if not outlier_columns:
         return df
+    df, outliers = _outlier_flags(df, outlier_columns, sigma)
     late = _Reasons()
     for condition, label in outliers:
         late.flag(condition, label)
@@ -234,12 +312,13 @@ def clean_customer_base(
     """Typed, de-duplicated customer profiles with English codes; bad rows quarantined."""
     F = _F()
     reasons = _Reasons()
+    reasons.flag(F.col(MALFORMED), rules.REASON_MALFORMED)
     reasons.flag(_empty(F.col("customer_id")), rules.REASON_EMPTY_KEY)
     df = raw
     for col in (*rules.BASE_INT_COLUMNS, *rules.BASE_FLOAT_COLUMNS):
         df = df.withColumn(f"_typed_{col}", _number(F.col(col)))
     for col in rules.BASE_DATE_COLUMNS:
-        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
+        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMATS))
     # Parse once: later rules (and several actions) reference the typed columns, and
     # without the cache Spark inlines every parse into one huge, slowly interpreted CASE.
     parsed = df.cache()
@@ -252,7 +331,7 @@ def clean_customer_base(
     age = F.col("_typed_age")
     reasons.flag((age < age_min) | (age > age_max), rules.REASON_AGE)
     reasons.flag(F.col("_typed_monthly_income") < 0, rules.REASON_NEGATIVE)
-    df = _with_reasons(df, reasons, rules.BASE_OUTLIER_COLUMNS, sigma, parsed)
+    df = _with_reasons(df, reasons, (), sigma, parsed)
     occupation = {label: code for label, (code, _) in rules.OCCUPATION.items()}
     typed = {
         "age": F.col("_typed_age").cast("long"),
@@ -261,16 +340,19 @@ def clean_customer_base(
         "occupation_code": _codes(F.col("occupation"), occupation),
         **{code: _codes(F.col(raw_col), mapping) for raw_col, code, mapping in rules.BASE_LABELS},
     }
-    return SparkCleanResult(*_finish(df, rules.BASE_COLUMNS, typed))
+    result = SparkCleanResult(*_finish(df, rules.BASE_COLUMNS, typed))
+    result.extremes = cross_sectional_extremes(result.cleaned, rules.BASE_EXTREME_COLUMNS, sigma)
+    return result
 
 
 def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) -> SparkCleanResult:
     """Typed monthly snapshots (full history), one row per (customer_id, stat_month)."""
     F = _F()
     reasons = _Reasons()
+    reasons.flag(F.col(MALFORMED), rules.REASON_MALFORMED)
     empty_key = _empty(F.col("customer_id")) | _empty(F.col("stat_month"))
     reasons.flag(empty_key, rules.REASON_EMPTY_KEY)
-    month = _timestamp(F.col("stat_month"), rules.MONTH_FORMAT)
+    month = _timestamp(F.col("stat_month"), rules.MONTH_FORMATS)
     month_index = (F.year(month) - 1970) * 12 + F.month(month) - 1
     df = raw.withColumn("_typed_month_index", month_index.cast("long"))
     df = df.withColumn("_key_month", F.coalesce(F.col("_typed_month_index"), F.lit(-1)))
@@ -279,9 +361,9 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
     for col in numbers:
         df = df.withColumn(f"_typed_{col}", _number(F.col(col)))
     for col in (*rules.BEHAVIOR_DATETIME_COLUMNS, *rules.BEHAVIOR_NULLABLE_DATETIME_COLUMNS):
-        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATETIME_FORMAT))
+        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATETIME_FORMATS))
     for col in rules.BEHAVIOR_DATE_COLUMNS:
-        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMAT))
+        df = df.withColumn(f"_typed_{col}", _timestamp(F.col(col), rules.DATE_FORMATS))
     parsed = df.cache()  # parse once (see clean_customer_base)
     df = _with_duplicates(parsed, ["customer_id", "_key_month"], empty_key)
     for col in numbers:
@@ -325,4 +407,8 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
         "contact_result_code": contact,
         "contact_result_missing": missing,
     }
-    return SparkCleanResult(*_finish(df, rules.BEHAVIOR_COLUMNS, typed))
+    result = SparkCleanResult(*_finish(df, rules.BEHAVIOR_COLUMNS, typed))
+    result.extremes = cross_sectional_extremes(
+        result.cleaned, rules.BEHAVIOR_EXTREME_COLUMNS, sigma
+    )
+    return result

@@ -133,8 +133,73 @@ def _window_averages(behavior: DataFrame, window: int, columns: tuple[str, ...])
     )
 
 
-def customer_features(base: DataFrame, behavior: DataFrame) -> DataFrame:
-    """One row per cleaned customer (no name): current view, scores, tiers."""
+def month_text(index: Column) -> Column:
+    """Months since 1970-01 -> ``YYYY-MM`` (missing -> empty), as the pandas engine."""
+    F = _F()
+    year = F.floor(index / F.lit(12)) + F.lit(1970)
+    month = index - F.floor(index / F.lit(12)) * F.lit(12) + F.lit(1)
+    return F.coalesce(
+        F.format_string("%04d-%02d", year.cast("long"), month.cast("long")), F.lit("")
+    )
+
+
+def view_status(
+    features: DataFrame, quarantined: DataFrame | None, newest_clean: int | None
+) -> DataFrame:
+    """``features`` plus ``latest_raw_stat_month``, ``current_view_status`` and
+    ``cool_period_known`` (``transforms.customers.features.view_status``).
+
+    ``features`` carries ``month_index`` (the customer's newest clean month, null if none).
+    """
+    from finance_platform.transforms.spark.cleaning import _empty, _timestamp
+
+    F = _F()
+    newest = F.lit(newest_clean).cast("double") if newest_clean is not None else None
+    df = features
+    if quarantined is not None:
+        month = _timestamp(F.col("stat_month"), rules.MONTH_FORMATS)
+        q = quarantined.where(~_empty(F.col("customer_id"))).select(
+            F.col("customer_id").cast("string").alias("customer_id"),
+            ((F.year(month) - 1970) * 12 + F.month(month) - 1).cast("double").alias("_q_month"),
+        )
+        q_newest = q.agg(F.max("_q_month")).first()[0]
+        if q_newest is not None:
+            top = (
+                max(float(q_newest), float(newest_clean)) if newest_clean is not None else q_newest
+            )
+            newest = F.lit(float(top))
+        per = q.groupBy("customer_id").agg(
+            F.max("_q_month").alias("_q_latest"),
+            F.max(F.col("_q_month").isNull()).alias("_q_undated"),
+        )
+        df = df.join(per, "customer_id", "left")
+    else:
+        df = df.withColumn("_q_latest", F.lit(None).cast("double")).withColumn(
+            "_q_undated", F.lit(False)
+        )
+    latest = F.col("month_index").cast("double")
+    behind = F.coalesce(F.col("_q_undated"), F.lit(False))
+    if newest is not None:
+        behind = behind | F.coalesce(latest < newest, F.lit(False))
+    behind = behind | F.coalesce(latest < F.col("_q_latest"), F.lit(False))
+    status = (
+        F.when(latest.isNull(), F.lit(rules.VIEW_MISSING))
+        .when(behind, F.lit(rules.VIEW_STALE))
+        .otherwise(F.lit(rules.VIEW_CURRENT))
+    )
+    raw_latest = F.greatest(latest, F.col("_q_latest"))  # nulls ignored, as numpy's fmax
+    return (
+        df.withColumn("latest_raw_stat_month", month_text(raw_latest))
+        .withColumn("current_view_status", status)
+        .withColumn("cool_period_known", status == F.lit(rules.VIEW_CURRENT))
+        .drop("_q_latest", "_q_undated")
+    )
+
+
+def customer_features(
+    base: DataFrame, behavior: DataFrame, quarantined: DataFrame | None = None
+) -> DataFrame:
+    """One row per cleaned customer (no name): current view, scores, tiers, view status."""
     from pyspark.sql import Window
 
     F = _F()
@@ -190,6 +255,8 @@ def customer_features(base: DataFrame, behavior: DataFrame) -> DataFrame:
     for col, weight in rules.CROSS_SELL_WEIGHTS.items():
         total = total + F.lit(weight) * F.col(col).cast("double")
     df = df.withColumn("product_cross_sell_index", np_round(F.lit(100.0) * total, 2))
+    newest = behavior.agg(F.max("month_index")).first()[0]
+    df = view_status(df, quarantined, int(newest) if newest is not None else None)
     df = df.withColumnRenamed("stat_month", "latest_stat_month").withColumn(
         "latest_stat_month", F.col("latest_stat_month").cast("string")
     )
@@ -216,6 +283,9 @@ def customer_features(base: DataFrame, behavior: DataFrame) -> DataFrame:
         "monetary_score",
         "engagement_score",
         "product_cross_sell_index",
+        "latest_raw_stat_month",
+        "current_view_status",
+        "cool_period_known",
     ]
     return df.select(*order, *row)
 
@@ -502,12 +572,17 @@ def marketing_targets(
         recommendations.withColumn("_r", F.row_number().over(best_first))
         .where(F.col("_r") == 1)
         .drop("_r")
-        .join(features.select("customer_id", "marketing_cool_period"), "customer_id", "left")
+        .join(
+            features.select("customer_id", "marketing_cool_period", "cool_period_known"),
+            "customer_id",
+            "left",
+        )
     )
     cool = F.to_date("marketing_cool_period")
     cooling = cool.isNotNull() & (cool > F.lit(run_date))
     eligible = (
         ~cooling
+        & F.coalesce(F.col("cool_period_known"), F.lit(False))
         & (F.col("score") >= F.lit(rules.MIN_TARGET_SCORE))
         & (F.col("purchase_probability") >= F.lit(rules.MIN_TARGET_PROBABILITY))
     )

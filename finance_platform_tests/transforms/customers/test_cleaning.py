@@ -72,15 +72,17 @@ def test_base_quarantines_bad_rows_with_reasons_and_accounts_for_every_row():
             base_row("a"),  # duplicate key: removed, counted
             base_row("b", age="17"),  # below 18
             base_row("c", age="101"),  # above 100
-            base_row("d", open_account_date="2020/01/15"),  # not the contract format
+            base_row("d", open_account_date="15/01/2020"),  # no format the bank uses
             base_row("e", monthly_income="12,000"),  # not a number
             base_row("", age="30"),  # empty key
             base_row("f", age="100", marriage_status="离异"),  # valid; unknown label kept
+            base_row("g", open_account_date="2020/01/16"),  # other exports: read
+            base_row("h", open_account_date="20200117"),
         ],
         dtype="str",
     )
     result = clean_customer_base(raw)
-    assert result.cleaned["customer_id"].tolist() == ["a", "f"]
+    assert result.cleaned["customer_id"].tolist() == ["a", "f", "g", "h"]
     reasons = dict(
         zip(
             result.quarantine["customer_id"].fillna(""),
@@ -96,7 +98,7 @@ def test_base_quarantines_bad_rows_with_reasons_and_accounts_for_every_row():
         "": rules.REASON_EMPTY_KEY,
     }
     assert result.duplicates_removed == 1
-    assert result.raw_rows == 8 == len(result.cleaned) + len(result.quarantine) + 1
+    assert result.raw_rows == 10 == len(result.cleaned) + len(result.quarantine) + 1
     assert "name" not in result.quarantine.columns  # PII never leaves the cleaned table
     cleaned = result.cleaned.set_index("customer_id")
     assert (
@@ -106,6 +108,32 @@ def test_base_quarantines_bad_rows_with_reasons_and_accounts_for_every_row():
     assert cleaned.loc["f", "marriage_code"] == "unknown"
     assert cleaned["age"].dtype == "int64"
     assert str(cleaned.loc["a", "open_account_date"].date()) == "2020-01-15"
+    assert str(cleaned.loc["g", "open_account_date"].date()) == "2020-01-16"
+    assert str(cleaned.loc["h", "open_account_date"].date()) == "2020-01-17"
+
+
+def test_a_clean_delivery_quarantines_nothing_and_its_empty_quarantine_is_typed_text():
+    """The bank's real file has no bad row: the path every planted-defect test skipped."""
+    import pyarrow as pa
+
+    raw = pd.DataFrame([base_row("a"), base_row("b", monthly_income="99948.90")], dtype="str")
+    result = clean_customer_base(raw)
+    assert len(result.quarantine) == 0 and result.reasons == {} and result.balanced
+    schema = pa.Table.from_pandas(result.quarantine, preserve_index=False).schema
+    assert {str(t) for t in schema.types} <= {"string", "large_string"}, schema
+    assert "quarantine_reason" in schema.names
+
+
+def test_lines_that_did_not_split_are_quarantined_as_malformed_without_the_name():
+    raw = pd.DataFrame([base_row("a")], dtype="str")
+    cut = pd.DataFrame([{"customer_id": "b", "age": "41", "gender": "女"}], dtype="str")
+    result = clean_customer_base(raw, malformed=cut)
+    assert result.cleaned["customer_id"].tolist() == ["a"]
+    assert result.quarantine["customer_id"].tolist() == ["b"]
+    assert result.quarantine["quarantine_reason"].tolist() == [rules.REASON_MALFORMED]
+    assert result.quarantine["age"].tolist() == ["41"]
+    assert result.raw_rows == 2 and result.reasons == {rules.REASON_MALFORMED: 1}
+    assert "name" not in result.quarantine.columns
 
 
 def test_age_range_is_configuration():
@@ -135,6 +163,13 @@ def test_behavior_rules_duplicates_negative_dates_and_contact_flag():
             behavior_row("a", "2025-06"),  # duplicate (customer_id, stat_month)
             behavior_row("b", "2025-06", deposit_balance=-5.0),
             behavior_row("c", "2025-06", last_app_login_time="2025/06/10 08:00"),
+            behavior_row(
+                "h",
+                "2025/06",
+                last_app_login_time="2025/06/10 08:00:00",
+                last_contact_time="20250605 09:00:00",
+                marketing_cool_period="20250620",
+            ),
             behavior_row("d", "2025-06", contact_result=None, last_contact_time=None),
             behavior_row("e", "2025-06", contact_result=None),
             behavior_row("f", "2025-13"),
@@ -153,13 +188,16 @@ def test_behavior_rules_duplicates_negative_dates_and_contact_flag():
         "g": "bad_date:last_contact_time",
     }
     cleaned = result.cleaned.set_index(["customer_id", "stat_month"])
-    assert result.balanced and len(cleaned) == 4
+    assert result.balanced and len(cleaned) == 5
     # documented rule: empty result + no contact time = no_contact; empty result + time = unknown
     assert cleaned.loc[("d", "2025-06"), "contact_result_code"] == rules.NO_CONTACT
     assert cleaned.loc[("e", "2025-06"), "contact_result_code"] == rules.UNKNOWN
     assert cleaned.loc[("a", "2025-06"), "contact_result_code"] == "success"
-    assert cleaned["contact_result_missing"].tolist() == [False, False, True, True]
+    assert cleaned["contact_result_missing"].tolist() == [False, False, False, True, True]
     assert cleaned.loc[("a", "2025-06"), "month_index"] == (2025 - 1970) * 12 + 5
+    # another export's formats read as the same month and login time
+    assert cleaned.loc[("h", "2025/06"), "month_index"] == (2025 - 1970) * 12 + 5
+    assert str(cleaned.loc[("h", "2025/06"), "last_app_login_time"]) == "2025-06-10 08:00:00"
 
 
 def test_text_numbers_that_do_not_parse_are_quarantined():
@@ -171,16 +209,54 @@ def test_text_numbers_that_do_not_parse_are_quarantined():
     assert result.cleaned["app_login_count"].dtype == "int64"
 
 
-def test_three_sigma_outliers_on_log_scale_are_quarantined():
+def history(cid: str, assets: list[float]) -> list[dict]:
+    """Monthly rows of one customer, 2024-07 onwards, with the given total assets."""
+    months = pd.period_range("2024-07", periods=len(assets), freq="M").astype(str)
+    return [
+        behavior_row(cid, m, total_assets=v, deposit_balance=v, financial_balance=0.0)
+        for m, v in zip(months, assets, strict=True)
+    ]
+
+
+def test_a_month_far_off_the_customers_own_history_is_quarantined_as_a_data_error():
     rng = np.random.default_rng(0)
-    assets = np.exp(rng.normal(np.log(300_000), 0.3, 60)).round(2).tolist() + [5e9]
-    rows = [behavior_row(f"c{i}", "2025-06", total_assets=v) for i, v in enumerate(assets)]
+    steady = (300_000 * np.exp(np.cumsum(rng.normal(0, 0.03, 12)))).round(2).tolist()
+    unit_error = list(steady)
+    unit_error[6] = round(unit_error[6] * 100, 2)  # fen exported as yuan
+    rows = history("steady", steady) + history("error", unit_error)
     result = clean_customer_behavior(pd.DataFrame(rows))
-    assert result.quarantine["customer_id"].tolist() == ["c60"]
-    assert result.quarantine["quarantine_reason"].tolist() == ["outlier_3sigma:total_assets"]
-    # a tighter sigma quarantines more: configuration, not a constant
-    tight = clean_customer_behavior(pd.DataFrame(rows[:-1]), CleaningConfig(sigma=1.0))
-    assert 5 < len(tight.quarantine) < 40
+    assert result.quarantine["customer_id"].tolist() == ["error"]
+    assert result.quarantine["stat_month"].tolist() == ["2025-01"]
+    assert result.quarantine["quarantine_reason"].tolist() == [
+        f"{rules.REASON_OUTLIER}:total_assets"
+    ]
+    assert len(result.cleaned) == 23 and result.balanced
+
+
+def test_rich_small_and_changing_customers_are_kept_and_extremes_only_counted():
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(60):  # an ordinary population
+        level = np.exp(rng.normal(np.log(300_000), 0.3))
+        rows += history(f"c{i}", (level * np.exp(rng.normal(0, 0.02, 6))).round(2).tolist())
+    rows += history("rich", [7.7e6, 7.71e6, 7.69e6, 7.72e6, 7.7e6, 7.73e6])
+    rows += history("small", [7_900.0, 7_950.0, 7_880.0, 7_910.0, 7_930.0, 7_905.0])
+    rows += history("doubling", [100_000.0 * 2 ** (m / 5) for m in range(6)])  # steady rise
+    rows += history("inheritance", [200_000.0] * 3 + [900_000.0] * 3)  # a lasting change
+    rows += history("new", [5e9, 5.1e9])  # too short a history to judge
+    result = clean_customer_behavior(pd.DataFrame(rows))
+    assert len(result.quarantine) == 0, result.quarantine
+    extremes = result.extremes["total_assets"]
+    assert extremes["rows"] >= 8 and extremes["customers"] >= 2  # new and rich, at least
+    assert extremes["high"] < 7.7e6 and extremes["low"] > 0
+
+
+def test_the_sigma_of_the_own_history_rule_is_configuration():
+    months = [300_000.0, 303_000.0, 297_000.0, 301_000.0, 299_500.0, 900_000.0]  # 3x jump
+    rows = history("jump", months)
+    assert len(clean_customer_behavior(pd.DataFrame(rows)).quarantine) == 1
+    lax = clean_customer_behavior(pd.DataFrame(rows), CleaningConfig(sigma=1e6))
+    assert len(lax.quarantine) == 0
 
 
 @pytest.mark.parametrize("max_slots", [1 << 26, 10])  # dense grid, and the hashing fallback

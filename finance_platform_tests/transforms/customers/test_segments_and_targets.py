@@ -87,6 +87,7 @@ def rec_features(**overrides) -> pd.DataFrame:
         "insurance_flag": 1,
         "contact_result_code": "success",
         "marketing_cool_period": pd.Timestamp("2025-01-01"),
+        "cool_period_known": True,
     }
     row.update(overrides)
     return pd.DataFrame([row])
@@ -125,6 +126,21 @@ def test_cool_period_excludes_customers_until_its_date(cool_until, targeted):
     recs = product_recommendations(feats, segs)
     targets = marketing_targets(recs, feats, segs, dt.date(2025, 6, 1))
     assert (len(targets) == 1) is targeted
+
+
+def test_customers_whose_cool_period_status_is_unknown_are_not_targeted():
+    """A stale current view carries an old cool period: the customer may be cooling now."""
+    feats = pd.concat(
+        [rec_features(customer_id="known"), rec_features(customer_id="stale")], ignore_index=True
+    )
+    feats.loc[1, "cool_period_known"] = False
+    segs = pd.DataFrame(
+        {"customer_id": ["known", "stale"], "segment_id": "S003", "segment_name_en": "x"}
+    )
+    targets = marketing_targets(
+        product_recommendations(feats, segs), feats, segs, dt.date(2025, 6, 1)
+    )
+    assert targets["customer_id"].tolist() == ["known"]
 
 
 def test_ranking_is_by_priority_then_customer_id():
