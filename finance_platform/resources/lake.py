@@ -64,7 +64,15 @@ class LakeResource(dg.ConfigurableResource):
         import pyarrow.fs as pafs
 
         if self.is_s3:
-            fs = pafs.S3FileSystem(region=self.region) if self.region else pafs.S3FileSystem()
+            import os
+
+            options: dict[str, Any] = {"region": self.region} if self.region else {}
+            # the AWS SDKs' own variables (boto3 reads them too): a VPC endpoint, MinIO, moto
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            if endpoint:
+                scheme, _, host = endpoint.partition("://")
+                options.update(endpoint_override=host or scheme, scheme=scheme if host else "https")
+            fs = pafs.S3FileSystem(**options)
             return fs, self.root.removeprefix("s3://").rstrip("/")
         from pathlib import Path
 

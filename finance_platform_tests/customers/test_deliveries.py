@@ -83,12 +83,17 @@ def failed_errors(result) -> list[str]:
 
 
 def failures(result) -> list[str]:
-    """The error message of every failed step."""
-    return [
-        e.step_failure_data.error.message
-        for e in result.all_events
-        if e.event_type_value == "STEP_FAILURE"
-    ]
+    """The error message of every failed step, with the messages of its causes."""
+    out = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error, text = event.step_failure_data.error, []
+        while error is not None:
+            text.append(error.message)
+            error = error.cause
+        out.append(" <- ".join(text))
+    return out
 
 
 def metadata(result, asset: str) -> dict:
@@ -133,6 +138,7 @@ def test_no_delivery_names_the_names_it_looked_for(lake_root, lake):
         )
     assert not result.success
     (message,) = failures(result)
+    assert "Failure: no customer_base delivery in" in message
     for name in raw_files.expected_names(BASE):
         assert name in message
     assert "customer_base_<YYYYMMDD>.csv" in message
@@ -270,3 +276,35 @@ def test_a_newer_unreadable_delivery_fails_naming_the_file_and_keeps_the_last_go
         assert lake.read_table(path).to_pandas().equals(frame), path
         if path not in rebuilt:
             assert lake.published(path)["version"] == versions[path], path
+
+
+def test_a_step_that_fails_after_writing_leaves_the_last_good_table_published(
+    lake_root, clean_files, lake, monkeypatch
+):
+    """Publishing is the step's last act: a failure after the table was written (here, its
+    chart) leaves the staged version unpublished and every reader on the last good one."""
+    from finance_platform.defs.customers import assets
+
+    deliver_both(lake_root, clean_files)
+    with dg.instance_for_test() as instance:
+        assert run(lake_root, instance).success
+        good = lake.published(PATHS["customer_segments"])
+        rows = lake.read_table(PATHS["customer_segments"]).to_pandas()
+
+        def broken_chart(*args, **kwargs):
+            raise RuntimeError("chart rendering failed")
+
+        monkeypatch.setattr(assets, "bar_chart", broken_chart)
+        result = run(lake_root, instance)
+    assert not result.success
+    assert any("chart rendering failed" in m for m in failures(result))
+    assert lake.published(PATHS["customer_segments"])["version"] == good["version"]
+    assert lake.read_table(PATHS["customer_segments"]).to_pandas().equals(rows)
+    staged = [
+        f
+        for f in lake.list_files(PATHS["customer_segments"], ".parquet")
+        if good["version"] not in f
+    ]
+    assert staged, "the failed step's version should be left aside (pruned after a day)"
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "customer_segments" not in built and "marketing_targets" not in built

@@ -4,6 +4,7 @@ import datetime as dt
 import shutil
 
 import dagster as dg
+import pytest
 
 from finance_platform_tests.spark.parity import assert_same_table
 
@@ -29,20 +30,12 @@ def _materialize(lake_root, monkeypatch, engine: str):
     return result
 
 
-def test_customers_group_on_spark_writes_the_pandas_tables(spark, tmp_path, lake_root, monkeypatch):
+def assert_engines_agree(spark, tmp_path, lake_root, monkeypatch) -> None:
+    """Materialize the group on pandas, then on Spark over a copy of the same raw files:
+    same tables, quarantines, cleaning accounting and summary metadata."""
     from finance_platform.defs.customers.common import cleaning_stats
     from finance_platform.resources.lake import LakeResource
-    from finance_platform.sample_data import DefectRates, generate
 
-    monkeypatch.setenv("FINANCE_CUSTOMERS_RUN_DATE", "2026-03-02")
-    generate(
-        lake_root / "raw",
-        customers=250,
-        months=7,
-        seed=11,
-        delivery_date=dt.date(2026, 3, 1),
-        defects=DefectRates(duplicates=0.02, bad_ages=0.02, bad_dates=0.02, negative_balances=0.02),
-    )
     pandas_run = _materialize(lake_root, monkeypatch, "pandas")
     expected_root = tmp_path / "pandas_lake"
     shutil.copytree(lake_root, expected_root)
@@ -81,6 +74,60 @@ def test_customers_group_on_spark_writes_the_pandas_tables(spark, tmp_path, lake
     assert _summaries(spark_run) == _summaries(pandas_run)
 
 
+def test_customers_group_on_spark_writes_the_pandas_tables(spark, tmp_path, lake_root, monkeypatch):
+    from finance_platform.sample_data import DefectRates, generate
+
+    monkeypatch.setenv("FINANCE_CUSTOMERS_RUN_DATE", "2026-03-02")
+    generate(
+        lake_root / "raw",
+        customers=250,
+        months=7,
+        seed=11,
+        delivery_date=dt.date(2026, 3, 1),
+        defects=DefectRates(
+            duplicates=0.02,
+            bad_ages=0.02,
+            bad_dates=0.02,
+            negative_balances=0.02,
+            unit_errors=0.01,
+        ),
+    )
+    assert_engines_agree(spark, tmp_path, lake_root, monkeypatch)
+
+
+def test_the_real_file_as_delivered_gives_the_same_tables_on_spark(
+    spark, tmp_path, lake_root, monkeypatch
+):
+    """The bank's real customer file, and behaviour for it sent the way exports go wrong:
+    a BOM, CRLF, every 50th date as YYYY/MM/DD and the last line cut mid-row."""
+    from finance_platform.sample_data import DefectRates, generate
+    from finance_platform.sample_data.variants import Variant, as_delivered
+    from finance_platform_tests.customers.test_real_file import REAL_FILE
+
+    if not REAL_FILE.exists():
+        pytest.skip(f"the bank's real customer file is not here ({REAL_FILE}): a bare clone")
+    monkeypatch.setenv("FINANCE_CUSTOMERS_RUN_DATE", "2025-07-01")
+    base = lake_root / "raw" / "customer_base" / "customer_base.csv"
+    base.parent.mkdir(parents=True)
+    shutil.copyfile(REAL_FILE, base)
+    generated = generate(
+        tmp_path / "generated",
+        months=12,
+        seed=5,
+        delivery_date=dt.date(2025, 7, 1),
+        defects=DefectRates(),
+        base_file=base,
+    )
+    table = "customer_behavior_assets"
+    as_delivered(
+        generated[table],
+        lake_root / "raw" / table / f"{table}_20250701.csv",
+        Variant(bom=True, crlf=True, date_style="slash", date_every=50, cut_last_line=True),
+        table,
+    )
+    assert_engines_agree(spark, tmp_path, lake_root, monkeypatch)
+
+
 PER_RUN_FIELDS = ("run_id", "written_at", "previous_row_count")
 SUMMARY_KEYS = (
     "dagster/row_count",
@@ -90,6 +137,9 @@ SUMMARY_KEYS = (
     "segment_sizes",
     "customers_without_behavior",
     "customers_in_cool_period",
+    "excluded_unknown_cool_period",
+    "current_view_status",
+    "cross_sectional_extremes",
     "targets_by_product",
 )
 

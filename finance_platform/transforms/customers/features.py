@@ -56,7 +56,7 @@ def _window_averages(behavior: pd.DataFrame, window: int, columns, coded=None) -
     for col in columns:
         total = np.bincount(
             codes[inside], weights=behavior[col].to_numpy("float64")[inside], minlength=len(uniques)
-        )
+        ).astype("float64")  # an empty bincount is int64, whatever the weights
         out[col] = np.divide(total, n, out=np.zeros_like(total), where=n > 0)
     return pd.DataFrame(out)
 

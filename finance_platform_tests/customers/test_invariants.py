@@ -1,0 +1,220 @@
+"""Property-based tests: the customer group's invariants over deliveries with any mix of defects.
+
+Hypothesis draws a delivery: 1..25 customers (single-customer files included) x 1..6
+months, each defect of the generator at 0 (so all-clean columns and empty quarantines
+are common) or a rate, and each file rewritten as banks send them (BOM, CRLF, GB18030,
+other date styles on some rows, extra columns, a cut last line). The invariants of
+``invariants.py`` must hold on every one, against oracles that read the raw bytes.
+
+``test_transforms_*`` runs the pure pipeline (reader, cleaning, features, segments,
+recommendations, targets) on many examples; ``test_group_*`` runs the real Dagster group
+with every check on fewer, asserting no failed step and no failed ERROR check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from finance_platform.defs.customers import raw_files
+from finance_platform.defs.customers.common import PATHS, QUARANTINE, cleaning_stats
+from finance_platform.resources.lake import LakeResource
+from finance_platform.sample_data import DefectRates, generate
+from finance_platform.sample_data.variants import Variant, as_delivered
+from finance_platform.transforms.customers import features as ft
+from finance_platform.transforms.customers import recommendations as rc
+from finance_platform.transforms.customers import segments as sg
+from finance_platform.transforms.customers.cleaning import (
+    clean_customer_base,
+    clean_customer_behavior,
+)
+from finance_platform_tests.customers import invariants as inv
+
+BASE, BEHAVIOR = "customer_base", "customer_behavior_assets"
+DELIVERY = dt.date(2025, 7, 1)
+RATES = st.sampled_from([0.0, 0.0, 0.0, 0.02, 0.1, 0.3])
+
+
+@st.composite
+def variants(draw) -> Variant:
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "gb18030"]))
+    return Variant(
+        bom=encoding == "utf-8" and draw(st.booleans()),  # a BOM says UTF-8
+        crlf=draw(st.booleans()),
+        encoding=encoding,
+        date_style=draw(st.sampled_from(["", "", "slash", "compact"])),
+        date_every=draw(st.integers(1, 7)),
+        extra_columns=draw(st.booleans()),
+        cut_last_line=draw(st.booleans()),
+    )
+
+
+@st.composite
+def deliveries(draw) -> dict:
+    return {
+        "customers": draw(st.integers(1, 25)),
+        "months": draw(st.integers(1, 6)),
+        "seed": draw(st.integers(0, 2**16)),
+        "defects": DefectRates(
+            duplicates=draw(RATES),
+            bad_ages=draw(RATES),
+            bad_dates=draw(RATES),
+            negative_balances=draw(RATES),
+            missing_contact=draw(st.sampled_from([0.0, 0.2, 1.0])),
+            unit_errors=draw(RATES),
+        ),
+        "variants": {BASE: draw(variants()), BEHAVIOR: draw(variants())},
+    }
+
+
+def write_delivery(root: Path, spec: dict) -> dict[str, Path]:
+    """The drawn delivery in ``root/lake/raw``, as banks send it; returns the lake paths."""
+    source = generate(
+        root / "source",
+        customers=spec["customers"],
+        months=spec["months"],
+        seed=spec["seed"],
+        delivery_date=DELIVERY,
+        defects=spec["defects"],
+    )
+    out = {}
+    for table in (BASE, BEHAVIOR):
+        target = root / "lake" / "raw" / table / f"{table}_20250701.csv"
+        out[table] = as_delivered(source[table], target, spec["variants"][table], table)
+    return out
+
+
+def oracle(paths: dict[str, Path], spec: dict) -> dict:
+    files = {t: inv.RawFile.read(p, spec["variants"][t].encoding) for t, p in paths.items()}
+    return {
+        "files": files,
+        "allowed": inv.may_be_targeted(files[BEHAVIOR], DELIVERY),
+        "names": inv.names(files[BASE]),
+    }
+
+
+PROPERTY = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@settings(PROPERTY, max_examples=80)
+@given(spec=deliveries())
+def test_transforms_hold_the_invariants_on_any_delivery(spec):
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_delivery(Path(tmp), spec)
+        truth = oracle(paths, spec)
+        lake = LakeResource(root=str(Path(tmp) / "lake"))
+        read = {t: raw_files.read_delivery(lake, t, f"raw/{t}/{p.name}") for t, p in paths.items()}
+    base = clean_customer_base(read[BASE].frame, malformed=read[BASE].malformed)
+    behavior = clean_customer_behavior(read[BEHAVIOR].frame, malformed=read[BEHAVIOR].malformed)
+    for side, result, table in (("base", base, BASE), ("behaviour", behavior, BEHAVIOR)):
+        inv.assert_accounted(
+            truth["files"][table],
+            len(result.cleaned),
+            len(result.quarantine),
+            result.duplicates_removed,
+            side,
+        )
+    quarantined = behavior.quarantine[["customer_id", "stat_month"]]
+    features = ft.customer_features(base.cleaned, behavior.cleaned, quarantined)
+    segments = sg.assign_segments(features)
+    recommendations = rc.product_recommendations(features, segments)
+    targets = rc.marketing_targets(recommendations, features, segments, DELIVERY)
+    inv.assert_one_segment_each(base.cleaned["customer_id"], segments)
+    inv.assert_targets_allowed(targets, truth["allowed"])
+    inv.assert_priority_formula(recommendations)
+    inv.assert_priority_formula(targets)
+    unknown = set(features.loc[~features["cool_period_known"], "customer_id"])
+    assert not unknown & set(targets["customer_id"].astype("str"))
+    inv.assert_no_names(
+        {
+            "quarantine/customer_base": base.quarantine,
+            "quarantine/customer_behavior": behavior.quarantine,
+            "customer_features": features,
+            "customer_segments": segments,
+            "product_recommendations": recommendations,
+            "marketing_targets": targets,
+        },
+        truth["names"],
+    )
+
+
+def _metadata_and_logs(instance: dg.DagsterInstance, run_id: str) -> str:
+    records = instance.all_logs(run_id)
+    return json.dumps(
+        [
+            {
+                "message": r.user_message,
+                "event": str(r.dagster_event.event_specific_data) if r.dagster_event else "",
+            }
+            for r in records
+        ],
+        ensure_ascii=False,
+        default=str,
+    )
+
+
+@pytest.mark.slow
+@settings(PROPERTY, max_examples=8)
+@given(spec=deliveries())
+def test_group_never_fails_a_step_or_an_error_check_on_a_well_formed_delivery(spec):
+    from finance_platform.defs.customers.assets import ASSETS
+    from finance_platform.defs.customers.checks import CHECKS
+
+    with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
+        root = Path(tmp)
+        paths = write_delivery(root, spec)
+        truth = oracle(paths, spec)
+        lake = LakeResource(root=str(root / "lake"))
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("FINANCE_LAKE_ROOT", str(root / "lake"))
+            env.setenv("FINANCE_CUSTOMERS_RUN_DATE", DELIVERY.isoformat())
+            env.setenv("FINANCE_CUSTOMERS_FRESHNESS_DAYS", "100000")
+            result = dg.materialize(
+                [*ASSETS, *CHECKS],
+                resources={"lake": lake},
+                instance=instance,
+                raise_on_error=False,
+            )
+        failed = [
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        assert not failed, failed
+        for asset, table in (
+            ("cleaned_customer_base", BASE),
+            ("cleaned_customer_behavior", BEHAVIOR),
+        ):
+            stats = cleaning_stats(lake, asset)
+            inv.assert_accounted(
+                truth["files"][table],
+                lake.count_rows(PATHS[asset]),
+                lake.count_rows(QUARANTINE[asset]),
+                stats["duplicates_removed"],
+                asset,
+            )
+        tables = {path: lake.read_table(path).to_pandas() for path in PATHS.values()}
+        cleaned_ids = tables[PATHS["cleaned_customer_base"]]["customer_id"]
+        inv.assert_one_segment_each(cleaned_ids, tables[PATHS["customer_segments"]])
+        inv.assert_targets_allowed(tables[PATHS["marketing_targets"]], truth["allowed"])
+        inv.assert_priority_formula(tables[PATHS["marketing_targets"]])
+        outside = {
+            path: frame for path, frame in tables.items() if path != PATHS["cleaned_customer_base"]
+        }
+        outside.update({path: lake.read_table(path).to_pandas() for path in QUARANTINE.values()})
+        inv.assert_no_names(outside, truth["names"])
+        texts = {"run logs and metadata": _metadata_and_logs(instance, result.run_id)}
+        for path in sorted((root / "lake").rglob("*.json")):
+            texts[str(path.relative_to(root))] = path.read_text(encoding="utf-8")
+        inv.assert_no_names_in_text(texts, truth["names"])
