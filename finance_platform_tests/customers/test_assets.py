@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -11,10 +10,9 @@ import pytest
 
 from finance_platform.defs.customers import defs as customer_defs
 from finance_platform.defs.customers.assets import ASSETS
-from finance_platform.defs.customers.checks import CHECKS
 from finance_platform.defs.customers.common import PATHS, QUALITY_LOGS, QUARANTINE
-from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import generate
+from finance_platform_tests.customers.group import checks_by_name, materialize
 
 pytestmark = pytest.mark.slow
 
@@ -24,23 +22,6 @@ CLEANING = [
     "cleaned_customer_base",
     "cleaned_customer_behavior",
 ]
-
-
-def materialize(lake_root: Path, instance: dg.DagsterInstance, selection=None):
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        resources={"lake": LakeResource(root=str(lake_root))},
-        instance=instance,
-        selection=selection,
-        raise_on_error=False,
-    )
-
-
-def checks_by_name(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {
-        f"{e.asset_key.to_user_string()}:{e.check_name}": e
-        for e in result.get_asset_check_evaluations()
-    }
 
 
 def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(delivered, lake):

@@ -17,12 +17,16 @@ import pytest
 
 from finance_platform.defs.customers import raw_files
 from finance_platform.defs.customers.assets import ASSETS
-from finance_platform.defs.customers.checks import CHECKS
 from finance_platform.defs.customers.common import PATHS, QUARANTINE, cleaning_stats
-from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.sample_data.variants import Variant, as_delivered
 from finance_platform.transforms.customers import rules
+from finance_platform_tests.customers.group import (
+    failed_error_checks,
+    materialize,
+    materialized,
+    step_failures,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -65,45 +69,6 @@ def deliver_both(lake_root: Path, files: dict[str, Path], variant: Variant | Non
     deliver(lake_root, files, DATED, **variants)
 
 
-def run(lake_root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        resources={"lake": LakeResource(root=str(lake_root))},
-        instance=instance,
-        raise_on_error=False,
-    )
-
-
-def failed_errors(result) -> list[str]:
-    return [
-        f"{e.asset_key.to_user_string()}:{e.check_name}"
-        for e in result.get_asset_check_evaluations()
-        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-    ]
-
-
-def failures(result) -> list[str]:
-    """The error message of every failed step, with the messages of its causes."""
-    out = []
-    for event in result.all_events:
-        if event.event_type_value != "STEP_FAILURE":
-            continue
-        error, text = event.step_failure_data.error, []
-        while error is not None:
-            text.append(error.message)
-            error = error.cause
-        out.append(" <- ".join(text))
-    return out
-
-
-def metadata(result, asset: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key.to_user_string() == asset:
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"{asset} was not materialized")
-
-
 def test_files_named_as_the_bank_uploads_them_are_found_and_dated(lake_root, clean_files, lake):
     """``customer_base.csv`` straight under raw/ (``aws s3 cp customer_base.csv s3://b/raw/``)
     and undated in its folder: the delivery date is the object's modification time."""
@@ -115,9 +80,9 @@ def test_files_named_as_the_bank_uploads_them_are_found_and_dated(lake_root, cle
     stamp = dt.datetime(2025, 6, 30, 22, 15, tzinfo=dt.UTC).timestamp()
     os.utime(lake_root / "raw/customer_base.csv", (stamp, stamp))
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
-    assert result.success and not failed_errors(result)
-    base = metadata(result, "raw_customer_base")
+        result = materialize(lake_root, instance)
+    assert result.success and not failed_error_checks(result)
+    base = materialized(result, "raw_customer_base")
     assert base["lake_path"] == "raw/customer_base.csv"
     assert base["delivery_date"] == "2025-06-30"
     assert base["delivery_date_source"] == "modified time"
@@ -137,7 +102,7 @@ def test_no_delivery_names_the_names_it_looked_for(lake_root, lake):
             ASSETS[:1], resources={"lake": lake}, instance=instance, raise_on_error=False
         )
     assert not result.success
-    (message,) = failures(result)
+    (message,) = step_failures(result)
     assert "Failure: no customer_base delivery in" in message
     for name in raw_files.expected_names(BASE):
         assert name in message
@@ -158,9 +123,9 @@ def test_encodings_and_line_endings_are_read_as_delivered(
 ):
     deliver_both(lake_root, clean_files, variant)
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
-    assert result.success and not failed_errors(result)
-    meta = metadata(result, "raw_customer_base")
+        result = materialize(lake_root, instance)
+    assert result.success and not failed_error_checks(result)
+    meta = materialized(result, "raw_customer_base")
     assert (meta["encoding"], meta["bom"], meta["line_endings"]) == (encoding, bom, endings)
     assert meta["encoding_source"] == "detected"
     assert lake.count_rows(PATHS["cleaned_customer_base"]) == 120
@@ -177,15 +142,15 @@ def test_a_configured_encoding_is_used_and_a_wrong_one_fails_naming_it(
     deliver_both(lake_root, clean_files, Variant(encoding="gb18030"))
     monkeypatch.setenv("FINANCE_CUSTOMERS_ENCODING", "gb18030")
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
+        result = materialize(lake_root, instance)
         assert result.success
-        assert metadata(result, "raw_customer_base")["encoding_source"] == (
+        assert materialized(result, "raw_customer_base")["encoding_source"] == (
             "FINANCE_CUSTOMERS_ENCODING"
         )
         monkeypatch.setenv("FINANCE_CUSTOMERS_ENCODING", "utf-8")
-        wrong = run(lake_root, instance)
+        wrong = materialize(lake_root, instance)
     assert not wrong.success
-    messages = failures(wrong)
+    messages = step_failures(wrong)
     assert any("is not valid utf-8" in m and DATED[BASE] in m for m in messages), messages
 
 
@@ -201,8 +166,8 @@ def test_every_fiftieth_date_in_another_style_is_read_not_quarantined(
 ):
     deliver_both(lake_root, clean_files, Variant(date_style=style, date_every=50))
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
-    assert result.success and not failed_errors(result)
+        result = materialize(lake_root, instance)
+    assert result.success and not failed_error_checks(result)
     assert lake.count_rows(QUARANTINE["cleaned_customer_base"]) == 0
     assert lake.count_rows(QUARANTINE["cleaned_customer_behavior"]) == 0
     cleaned = lake.read_table(PATHS["cleaned_customer_base"]).to_pandas()
@@ -214,8 +179,8 @@ def test_every_fiftieth_date_in_another_style_is_read_not_quarantined(
 def test_a_cut_last_line_is_quarantined_as_malformed_and_accounted(lake_root, clean_files, lake):
     deliver_both(lake_root, clean_files, Variant(cut_last_line=True))
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
-    assert result.success and not failed_errors(result)
+        result = materialize(lake_root, instance)
+    assert result.success and not failed_error_checks(result)
     for asset, rows in (("cleaned_customer_base", 120), ("cleaned_customer_behavior", 480)):
         stats = cleaning_stats(lake, asset)
         assert stats["quarantine_reasons"] == {rules.REASON_MALFORMED: 1}, asset
@@ -236,8 +201,8 @@ def test_extra_columns_materialize_and_warn_as_schema_drift(lake_root, clean_fil
     """The bank's second real delivery carried create_time and update_time."""
     deliver_both(lake_root, clean_files, Variant(extra_columns=True))
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
-    assert result.success and not failed_errors(result)
+        result = materialize(lake_root, instance)
+    assert result.success and not failed_error_checks(result)
     drift_checks = {
         e.asset_key.to_user_string(): e.passed
         for e in result.get_asset_check_evaluations()
@@ -257,7 +222,7 @@ def test_a_newer_unreadable_delivery_fails_naming_the_file_and_keeps_the_last_go
 ):
     deliver_both(lake_root, clean_files)
     with dg.instance_for_test() as instance:
-        assert run(lake_root, instance).success
+        assert materialize(lake_root, instance).success
         before = {path: lake.read_table(path).to_pandas() for path in PATHS.values()}
         versions = {path: lake.published(path)["version"] for path in PATHS.values()}
         bad = lake_root / f"raw/{BASE}/{BASE}_20250702.csv"
@@ -265,9 +230,9 @@ def test_a_newer_unreadable_delivery_fails_naming_the_file_and_keeps_the_last_go
             bad.write_bytes(b"")
         else:
             as_delivered(clean_files[BASE], bad, newer, BASE)
-        result = run(lake_root, instance)
+        result = materialize(lake_root, instance)
     assert not result.success
-    messages = failures(result)
+    messages = step_failures(result)
     assert any(problem in m and "customer_base_20250702.csv" in m for m in messages), messages
     # the last good tables stay readable; everything built on the base is untouched (the
     # behaviour side, whose delivery did not change, may rebuild the same rows)
@@ -287,7 +252,7 @@ def test_a_step_that_fails_after_writing_leaves_the_last_good_table_published(
 
     deliver_both(lake_root, clean_files)
     with dg.instance_for_test() as instance:
-        assert run(lake_root, instance).success
+        assert materialize(lake_root, instance).success
         good = lake.published(PATHS["customer_segments"])
         rows = lake.read_table(PATHS["customer_segments"]).to_pandas()
 
@@ -295,9 +260,9 @@ def test_a_step_that_fails_after_writing_leaves_the_last_good_table_published(
             raise RuntimeError("chart rendering failed")
 
         monkeypatch.setattr(assets, "bar_chart", broken_chart)
-        result = run(lake_root, instance)
+        result = materialize(lake_root, instance)
     assert not result.success
-    assert any("chart rendering failed" in m for m in failures(result))
+    assert any("chart rendering failed" in m for m in step_failures(result))
     assert lake.published(PATHS["customer_segments"])["version"] == good["version"]
     assert lake.read_table(PATHS["customer_segments"]).to_pandas().equals(rows)
     staged = [

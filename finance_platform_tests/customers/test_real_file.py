@@ -17,13 +17,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finance_platform.defs.customers.assets import ASSETS
-from finance_platform.defs.customers.checks import CHECKS
 from finance_platform.defs.customers.common import PATHS, QUARANTINE, cleaning_stats
-from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.sample_data.variants import Variant, as_delivered
 from finance_platform_tests.customers import invariants as inv
+from finance_platform_tests.customers.group import (
+    checks_by_name,
+    failed_error_checks,
+    materialize,
+    materialized,
+)
 
 REAL_FILE = Path(__file__).resolve().parents[3] / "shared" / "data" / "customer_base.csv"
 pytestmark = [
@@ -54,38 +57,6 @@ def deliver_real(lake_root: Path, defects: DefectRates, seed: int = 7) -> dict[s
     )
 
 
-def run(lake_root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*ASSETS, *CHECKS],
-        resources={"lake": LakeResource(root=str(lake_root))},
-        instance=instance,
-        raise_on_error=False,
-    )
-
-
-def evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
-    return {
-        f"{e.asset_key.to_user_string()}:{e.check_name}": e
-        for e in result.get_asset_check_evaluations()
-    }
-
-
-def failed_errors(result) -> list[str]:
-    return [
-        name
-        for name, e in evaluations(result).items()
-        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-    ]
-
-
-def materialized(result, asset: str) -> dict:
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key.to_user_string() == asset:
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"{asset} not materialized")
-
-
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FINANCE_CUSTOMERS_RUN_DATE", RUN_DATE.isoformat())
@@ -97,9 +68,9 @@ def test_the_real_file_without_defects_materializes_every_step_and_keeps_every_c
 ):
     files = deliver_real(lake_root, DefectRates.none())
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
+        result = materialize(lake_root, instance)
         assert result.success, [e.message for e in result.all_events if e.is_failure]
-        assert not failed_errors(result)
+        assert not failed_error_checks(result)
         # nothing is quarantined: the real file has no bad row, and no month is an error
         for asset in ("cleaned_customer_base", "cleaned_customer_behavior"):
             assert cleaning_stats(lake, asset)["quarantine_reasons"] == {}, asset
@@ -112,7 +83,7 @@ def test_the_real_file_without_defects_materializes_every_step_and_keeps_every_c
         top = max(float(row[column]) for row in raw.rows)
         kept = lake.read_table(PATHS["cleaned_customer_behavior"], columns=["total_assets"])
         assert kept.column("total_assets").to_pandas().max() == top
-        checks = evaluations(result)
+        checks = checks_by_name(result)
         extremes = checks["cleaned_customer_behavior:cross_sectional_extremes"]
         assert not extremes.passed and extremes.severity == dg.AssetCheckSeverity.WARN
         assert extremes.metadata["extreme_rows"].value > 0
@@ -133,9 +104,9 @@ def test_the_real_file_without_defects_materializes_every_step_and_keeps_every_c
         # the bank's second real delivery: the same customers with create_time, update_time
         second = lake_root / "raw" / "customer_base" / "customer_base_20250702.csv"
         as_delivered(REAL_FILE, second, Variant(extra_columns=True), "customer_base")
-        again = run(lake_root, instance)
-    assert again.success and not failed_errors(again)
-    drift = evaluations(again)["raw_customer_base:schema_drift"]
+        again = materialize(lake_root, instance)
+    assert again.success and not failed_error_checks(again)
+    drift = checks_by_name(again)["raw_customer_base:schema_drift"]
     assert not drift.passed and drift.metadata["extra_columns"].value == [
         "create_time",
         "update_time",
@@ -147,8 +118,8 @@ def test_the_real_file_without_defects_materializes_every_step_and_keeps_every_c
 def test_the_real_file_with_the_generators_defects_holds_every_invariant(env, lake_root, lake):
     files = deliver_real(lake_root, DefectRates())
     with dg.instance_for_test() as instance:
-        result = run(lake_root, instance)
-    assert result.success and not failed_errors(result)
+        result = materialize(lake_root, instance)
+    assert result.success and not failed_error_checks(result)
     truth = {t: inv.RawFile.read(p, "utf-8") for t, p in files.items()}
     for asset, table in (
         ("cleaned_customer_base", "customer_base"),
