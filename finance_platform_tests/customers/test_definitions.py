@@ -61,3 +61,40 @@ def test_sensor_starts_the_group_once_per_complete_delivery(lake_root):
             dg.build_sensor_context(instance=instance, resources={"lake": lake}, cursor="20260105")
         )
         assert isinstance(later, dg.SkipReason)
+
+
+def _upload(path, day: dt.date, hour: int) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("customer_id\n1\n")
+    moment = dt.datetime.combine(day, dt.time(hour), tzinfo=dt.UTC).timestamp()
+    os.utime(path, (moment, moment))
+
+
+def test_sensor_takes_undated_files_by_upload_day_even_either_side_of_midnight(lake_root):
+    lake = LakeResource(root=str(lake_root))
+    sensor = next(s for s in defs.sensors if s.name == "customers_delivery_sensor")
+
+    def tick(cursor=None):
+        with dg.instance_for_test() as instance:
+            ctx = dg.build_sensor_context(
+                instance=instance, resources={"lake": lake}, cursor=cursor
+            )
+            return sensor(ctx)
+
+    raw = lake_root / "raw"
+    _upload(raw / "customer_base.csv", dt.date(2026, 3, 1), 23)  # as `aws s3 cp ... raw/`
+    skipped = tick()
+    assert isinstance(skipped, dg.SkipReason) and "customer_behavior_assets" in (
+        skipped.skip_message or ""
+    )
+    _upload(raw / "customer_behavior_assets.csv", dt.date(2026, 3, 2), 0)
+    first = tick()
+    assert [r.run_key for r in first.run_requests] == ["customers-delivery-20260302"]
+    # a new base file alone (the behaviour file still the old one) waits for its partner
+    _upload(raw / "customer_base" / "customer_base_20260401.csv", dt.date(2026, 4, 1), 6)
+    assert isinstance(tick(cursor="20260302"), dg.SkipReason)
+    _upload(raw / "customer_behavior_assets" / "customer_behavior_assets_20260401.csv",
+            dt.date(2026, 4, 1), 7)  # fmt: skip
+    assert tick(cursor="20260302").cursor == "20260401"
