@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import dagster as dg
 
-DEFAULT_DAYS = 5
+DEFAULT_DAYS = 0  # 0 = every trading day from FINANCE_QUOTES_START
 DEFAULT_CUSTOMERS = 10_000  # the size of the bank's own sample (DATA_CONTRACT.md)
 
 
@@ -88,7 +88,22 @@ def ensure_sample_deliveries(lake_root: str, customers: int, seed: int) -> bool:
     return True
 
 
+def next_partition_date_on_or_after(day: str) -> str:
+    """``day`` if it is a weekday (a date partition), else the next weekday."""
+    import datetime as dt
+
+    d = dt.date.fromisoformat(day)
+    while d.weekday() >= 5:
+        d += dt.timedelta(days=1)
+    return d.isoformat()
+
+
 def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance) -> Summary:
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
     from finance_platform.definitions import defs
     from finance_platform.defs.market.partitions import latest_trading_days
     from finance_platform.settings import load_settings
@@ -100,18 +115,24 @@ def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance)
         tags["finance/data_source"] = "synthetic-sandbox"
 
     market_job = defs.resolve_job_def("market_quotes_job")
-    dates = latest_trading_days(days)
-    total = len(dates) * len(settings.symbols)
-    done = 0
-    for date in dates:
-        for symbol in settings.symbols:
-            done += 1
-            key = f"{date}|{symbol}"
-            print(f"[{done}/{total}] market quotes {key}", flush=True)
-            result = market_job.execute_in_process(
-                partition_key=key, instance=instance, tags=tags, raise_on_error=False
-            )
-            summary.add(key, result)
+    # The path a UI backfill takes (BackfillPolicy.single_run): one ranged run per symbol,
+    # one API call each, from FINANCE_QUOTES_START (or the latest `days` trading days) to the
+    # latest trading day whose bar is published.
+    dates = latest_trading_days(days) if days else latest_trading_days(100_000)
+    first = next_partition_date_on_or_after(dates[0])
+    for n, symbol in enumerate(settings.symbols, 1):
+        label = f"{first}..{dates[-1]}|{symbol}"
+        print(f"[{n}/{len(settings.symbols)}] market quotes {label}", flush=True)
+        result = market_job.execute_in_process(
+            instance=instance,
+            tags={
+                **tags,
+                ASSET_PARTITION_RANGE_START_TAG: f"{first}|{symbol}",
+                ASSET_PARTITION_RANGE_END_TAG: f"{dates[-1]}|{symbol}",
+            },
+            raise_on_error=False,
+        )
+        summary.add(label, result)
 
     if ensure_sample_deliveries(settings.lake_root, customers, seed):
         print(f"generated sample customer files for {customers:,} customers", flush=True)
@@ -131,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    if args.days < 1 or args.customers < 1:
-        parser.error("--days and --customers must be positive")
+    if args.days < 0 or args.customers < 1:
+        parser.error("--days must be >= 0 (0 = all) and --customers positive")
 
     import dagster as dg
 

@@ -48,6 +48,9 @@ class ExpectationOutcome:
     success: bool
     observed: dict[str, Any] = field(default_factory=dict)
     exception: str | None = None
+    # Row positions (in the validated frame) that broke a row-level rule; ``None`` when the
+    # expectation is about the whole table or the result format does not list them.
+    unexpected_index: list[int] | None = None
 
     @property
     def check_name(self) -> str:
@@ -125,6 +128,14 @@ def _observed(result: Mapping[str, Any]) -> dict[str, Any]:
     return {k: result[k] for k in keep if k in result}
 
 
+def _unexpected_index(result: Mapping[str, Any]) -> list[int] | None:
+    """Positions of the failing rows (``COMPLETE`` result format only)."""
+    found = result.get("unexpected_index_list")
+    if found is None:
+        return None
+    return [int(i) for i in found if isinstance(i, int | float)]
+
+
 def import_great_expectations():
     """``great_expectations``, imported without its optional PySpark support.
 
@@ -197,6 +208,7 @@ def run_suite(
                 success=bool(res["success"]),
                 observed=_observed(res.get("result") or {}),
                 exception=error,
+                unexpected_index=_unexpected_index(res.get("result") or {}),
             )
         )
     return SuiteOutcome(

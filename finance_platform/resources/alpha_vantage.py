@@ -329,6 +329,27 @@ class RateLimiter:
     def used_today(self) -> int:
         return self._day_count
 
+    def quota(self) -> DailyQuota:
+        """Today's daily quota as the shared state says now (other runs' requests included)."""
+        with self._lock, self._shared_state() as state:
+            if state is not None:
+                self._load(state)
+            used = self._day_count if self._day == self._today() else 0
+        remaining = None if self.per_day is None else max(self.per_day - used, 0)
+        return DailyQuota(limit=self.per_day, used=used, remaining=remaining)
+
+
+@dataclass(frozen=True)
+class DailyQuota:
+    """Requests allowed per day (``None`` = no daily cap), already sent today, and left."""
+
+    limit: int | None
+    used: int
+    remaining: int | None
+
+    def allows(self, calls: int) -> bool:
+        return self.remaining is None or calls <= self.remaining
+
 
 _LIMITERS: dict[tuple[str, int | None, int | None, str | None], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
@@ -523,6 +544,26 @@ class AlphaVantageResource(dg.ConfigurableResource):
             return {DATA_SOURCE_TAG: "synthetic-sandbox"}
         return {DATA_SOURCE_TAG: "alphavantage"}
 
+    def _limiter(self, endpoint: str) -> RateLimiter:
+        per_minute, per_day = self.limits()
+        return shared_limiter(
+            urlsplit(endpoint).netloc, per_minute, per_day, self.limiter_state_dir
+        )
+
+    def daily_quota(self) -> DailyQuota:
+        """Today's quota from the limiter state shared by every run on this machine.
+
+        Planning reads it before calling; the limiter still refuses a request over the cap
+        (another process may have spent the quota meanwhile).
+        """
+        endpoint, _, _ = self._endpoint_and_key()
+        return self._limiter(endpoint).quota()
+
+    def seconds_between_requests(self) -> float:
+        """The plan's spacing (60 s / per-minute limit): N calls take at least N x this."""
+        per_minute, _ = self.limits()
+        return 60.0 / per_minute if per_minute else 0.0
+
     # -- requests ---------------------------------------------------------------------------
     def fetch_daily(
         self,
@@ -565,10 +606,7 @@ class AlphaVantageResource(dg.ConfigurableResource):
         synthetic: bool,
         log: logging.Logger,
     ) -> QuoteReply:
-        per_minute, per_day = self.limits()
-        limiter = shared_limiter(
-            urlsplit(endpoint).netloc, per_minute, per_day, self.limiter_state_dir
-        )
+        limiter = self._limiter(endpoint)
         shown_url = f"{endpoint}?{urlencode(request)}"  # the key is never part of it
         started = time.perf_counter()
         waited = http_time = 0.0

@@ -77,6 +77,62 @@ class LoadResult:
     statement_id: str | None = None
 
 
+@dataclass(frozen=True)
+class KeyRange:
+    """The rows of one symbol from ``first`` to ``last`` trading day (inclusive, ISO dates)."""
+
+    symbol: str
+    first: str
+    last: str
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.first}..{self.last}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"symbol": self.symbol, "first": self.first, "last": self.last}
+
+
+@dataclass(frozen=True)
+class RangeLoadResult:
+    table: str
+    ranges: list[KeyRange]
+    rows_deleted: int
+    rows_inserted: int
+    engine: str
+    statement_id: str | None = None
+
+
+def _range_literals(table: TableSpec, ranges: list[KeyRange]) -> list[tuple[str, str, str]]:
+    if table.partition_columns != ("symbol", "trade_date"):
+        raise ValueError(f"{table.name}: ranges need the key (symbol, trade_date)")
+    if not ranges:
+        raise ValueError("no key ranges to replace")
+    out = []
+    for r in ranges:
+        for value in (r.symbol, r.first, r.last):
+            if not _LITERAL.match(value):
+                raise ValueError(f"key range value {value!r} has unexpected characters")
+        if r.first > r.last:
+            raise ValueError(f"key range {r} ends before it starts")
+        out.append((r.symbol, r.first, r.last))
+    return out
+
+
+def _check_frame_in_ranges(table: TableSpec, ranges: list[KeyRange], frame: pd.DataFrame) -> None:
+    """Refuse rows outside the ranges being replaced: a load may only touch its own keys."""
+    missing = [c for c in table.columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"rows for {table.name} lack columns {missing}")
+    days = frame["trade_date"].astype("string").str.slice(0, 10)
+    symbols = frame["symbol"].astype("string")
+    inside = days.isna()  # all False
+    for r in ranges:
+        inside |= (symbols == r.symbol) & (days >= r.first) & (days <= r.last)
+    if not bool(inside.all()):
+        outside = frame.loc[~inside, ["symbol", "trade_date"]].head(5).to_dict("records")
+        raise ValueError(f"rows outside the replaced ranges, e.g. {outside}")
+
+
 def _partition_literals(table: TableSpec, partition: Mapping[str, Any]) -> dict[str, str]:
     if set(partition) != set(table.partition_columns):
         raise ValueError(
@@ -111,6 +167,25 @@ class WarehouseResource(dg.ConfigurableResource):
         (what Redshift COPY reads); DuckDB loads ``frame`` directly.
         """
         raise NotImplementedError
+
+    def replace_ranges(
+        self,
+        table: TableSpec,
+        ranges: list[KeyRange],
+        frame: pd.DataFrame | None,
+        source_uri: str | None = None,
+    ) -> RangeLoadResult:
+        """Atomically replace every row of ``ranges`` with ``frame``, in one transaction.
+
+        ``frame`` carries all table columns (partition columns included); ``source_uri``
+        is a lake folder holding the same rows as Parquet (what Redshift COPY reads).
+        """
+        raise NotImplementedError
+
+    @property
+    def loads_from_lake(self) -> bool:
+        """True if ``replace_ranges`` reads ``source_uri`` (COPY) rather than the frame."""
+        return False
 
     @property
     def engine(self) -> str:
@@ -156,6 +231,19 @@ class DuckDBWarehouseResource(WarehouseResource):
             _check_frame_matches(table, values, frame)
         where = " AND ".join(f"{c} = ?" for c in table.partition_columns)
         params = [values[c] for c in table.partition_columns]
+        deleted = self._delete_then_insert(table, where, params, frame if rows else None)
+        return LoadResult(
+            table=table.name,
+            partition=values,
+            rows_deleted=deleted,
+            rows_inserted=rows,
+            engine=self.engine,
+        )
+
+    def _delete_then_insert(
+        self, table: TableSpec, where: str, params: list[str], frame: pd.DataFrame | None
+    ) -> int:
+        """DELETE the rows matching ``where`` and INSERT ``frame``, in one transaction."""
         con = self.connect()
         try:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.schema}")
@@ -164,12 +252,12 @@ class DuckDBWarehouseResource(WarehouseResource):
             try:
                 delete = f"DELETE FROM {table.name} WHERE {where}"  # noqa: S608  # nosec B608 - validated
                 deleted = con.execute(delete, params).fetchone()
-                if rows:
-                    con.register("incoming_partition", frame)
+                if frame is not None:
+                    con.register("incoming_rows", frame)
                     cols = ", ".join(table.columns)
                     casts = ", ".join(f"CAST({c} AS {t})" for c, t in table.columns.items())
                     con.execute(
-                        f"INSERT INTO {table.name} ({cols}) SELECT {casts} FROM incoming_partition"  # noqa: S608  # nosec B608 - identifiers validated in TableSpec
+                        f"INSERT INTO {table.name} ({cols}) SELECT {casts} FROM incoming_rows"  # noqa: S608  # nosec B608 - identifiers validated in TableSpec
                     )
                 con.execute("COMMIT")
             except Exception:
@@ -177,10 +265,26 @@ class DuckDBWarehouseResource(WarehouseResource):
                 raise
         finally:
             con.close()
-        return LoadResult(
+        return int(deleted[0]) if deleted else 0
+
+    def replace_ranges(
+        self,
+        table: TableSpec,
+        ranges: list[KeyRange],
+        frame: pd.DataFrame | None,
+        source_uri: str | None = None,
+    ) -> RangeLoadResult:
+        literals = _range_literals(table, ranges)
+        rows = 0 if frame is None else len(frame)
+        if rows:
+            _check_frame_in_ranges(table, ranges, frame)
+        where = " OR ".join("(symbol = ? AND trade_date BETWEEN ? AND ?)" for _ in literals)
+        params = [v for triple in literals for v in triple]
+        deleted = self._delete_then_insert(table, where, params, frame if rows else None)
+        return RangeLoadResult(
             table=table.name,
-            partition=values,
-            rows_deleted=int(deleted[0]) if deleted else 0,
+            ranges=list(ranges),
+            rows_deleted=deleted,
             rows_inserted=rows,
             engine=self.engine,
         )
@@ -256,6 +360,83 @@ class RedshiftWarehouseResource(WarehouseResource):
                 f"DROP TABLE {table.stage_name}",
             ]
         return sqls
+
+    @property
+    def loads_from_lake(self) -> bool:
+        return True
+
+    def ranges_sql(
+        self, table: TableSpec, ranges: list[KeyRange], source_uri: str | None, has_rows: bool
+    ) -> list[str]:
+        """The statements of one range replacement, in order (one Data API batch = one transaction).
+
+        COPY loads the run's staged Parquet (all columns) into a temp table; the DELETE of
+        the ranges and the INSERT from the stage then commit together.
+        """
+        literals = _range_literals(table, ranges)
+        if not _ROLE_ARN.match(self.iam_role_arn):
+            raise ValueError("iam_role_arn is not an IAM role ARN")
+        where = " OR ".join(
+            f"(symbol = '{s}' AND trade_date BETWEEN '{a}' AND '{b}')" for s, a, b in literals
+        )
+        cols = list(table.columns)
+        sqls = [
+            f"CREATE SCHEMA IF NOT EXISTS {table.schema}",
+            table.create_sql(),
+        ]
+        if has_rows:
+            if not source_uri or not _S3_URI.match(source_uri):
+                raise ValueError(f"COPY needs an s3:// folder of Parquet files, got {source_uri!r}")
+            stage_cols = ", ".join(f"{c} {t}" for c, t in table.columns.items())
+            sqls += [
+                f"CREATE TEMP TABLE {table.stage_name} ({stage_cols})",
+                f"COPY {table.stage_name} FROM '{source_uri.rstrip('/')}/' "
+                f"IAM_ROLE '{self.iam_role_arn}' FORMAT AS PARQUET",
+            ]
+        sqls.append(f"DELETE FROM {table.name} WHERE {where}")  # noqa: S608  # nosec B608 - validated literals
+        if has_rows:
+            sqls += [
+                f"INSERT INTO {table.name} ({', '.join(cols)}) "  # noqa: S608  # nosec B608
+                f"SELECT {', '.join(cols)} FROM {table.stage_name}",
+                f"DROP TABLE {table.stage_name}",
+            ]
+        return sqls
+
+    def replace_ranges(
+        self,
+        table: TableSpec,
+        ranges: list[KeyRange],
+        frame: pd.DataFrame | None,
+        source_uri: str | None = None,
+    ) -> RangeLoadResult:
+        has_rows = frame is not None and len(frame) > 0
+        if has_rows:
+            _check_frame_in_ranges(table, ranges, frame)
+        sqls = self.ranges_sql(table, ranges, source_uri, has_rows)
+        client = _redshift_data_client(self.region)
+        label = ", ".join(str(r) for r in ranges[:5]) + (" ..." if len(ranges) > 5 else "")
+        kwargs: dict[str, Any] = {
+            "WorkgroupName": self.workgroup_name,
+            "Database": self.database,
+            "Sqls": sqls,
+            "StatementName": f"replace {table.name} {label}"[:500],
+        }
+        if self.secret_arn:
+            kwargs["SecretArn"] = self.secret_arn
+        statement_id = client.batch_execute_statement(**kwargs)["Id"]
+        status = self._wait(client, statement_id)
+        subs = status.get("SubStatements", [])
+        delete_at = 4 if has_rows else 2
+        deleted = int(subs[delete_at].get("ResultRows", 0)) if len(subs) > delete_at else 0
+        inserted = int(subs[5].get("ResultRows", 0)) if has_rows and len(subs) > 5 else 0
+        return RangeLoadResult(
+            table=table.name,
+            ranges=list(ranges),
+            rows_deleted=max(deleted, 0),
+            rows_inserted=max(inserted, 0),
+            engine=self.engine,
+            statement_id=statement_id,
+        )
 
     def replace_partition(
         self,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -173,10 +173,23 @@ def curate_partition(
 
     Returns zero rows when the reply carries no bar for that day.
     """
+    return curate_days(bars, [trade_date], source, ingested_at)
+
+
+def curate_days(
+    bars: pd.DataFrame,
+    trade_dates: Iterable[dt.date | str],
+    source: str,
+    ingested_at: dt.datetime,
+) -> pd.DataFrame:
+    """The curated rows of ``trade_dates`` in one reply: typed, de-duplicated, oldest first.
+
+    A day the reply carries no bar for simply has no row.
+    """
     import pandas as pd
 
-    day = pd.Timestamp(trade_date if isinstance(trade_date, str) else trade_date.isoformat())
-    own = dedupe_bars(bars[bars["trade_date"] == day])
+    days = {pd.Timestamp(d if isinstance(d, str) else d.isoformat()) for d in trade_dates}
+    own = dedupe_bars(bars[bars["trade_date"].isin(days)]).sort_values("trade_date", kind="stable")
     out = pd.DataFrame(
         {
             "symbol": own["symbol"].astype("string"),

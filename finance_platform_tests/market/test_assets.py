@@ -48,19 +48,22 @@ def test_partition_flows_from_reply_to_warehouse(ibm_server, market_resources, l
     result = _materialize(resources)
     assert result.success
 
-    raw_file = lake_root / "raw/quotes/symbol=IBM/date=2023-11-10.json"
+    entry = json.loads((lake_root / "raw/quotes/index/symbol=IBM/date=2023-11-10.json").read_text())
+    raw_file = lake_root / entry["reply_path"]
     assert raw_file.read_bytes() == fixture_bytes(IBM_COMPACT)  # exactly as received
+    assert raw_file.name == f"sha256={entry['sha256']}.json"
     raw_meta = result.asset_materializations_for_node("raw_quotes")[0].metadata
-    assert raw_meta["bars"].value == 100
+    assert raw_meta["reply"].value == entry["reply_path"]
     assert raw_meta["synthetic"].value is False
-    assert "apikey" not in raw_meta["request_url"].value
+    assert raw_meta["calls_made"].value == 1
+    assert "apikey" not in json.dumps(raw_meta["requests"].value)
 
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert len(checks) == 16 and all(e.passed for e in checks.values())
     assert checks["row_count_between_1_and_10000"].metadata["observed_value"].value == 100
 
     validation = json.loads(
-        (lake_root / "validation/quotes/symbol=IBM/date=2023-11-10.json").read_text()
+        (lake_root / f"validation/quotes/symbol=IBM/sha256={entry['sha256']}.json").read_text()
     )
     assert validation["success"] is True and validation["rows"] == 100
 
@@ -117,7 +120,7 @@ def test_market_holiday_is_an_explicit_closed_result_with_zero_rows(
     assert all(e.passed for e in result.get_asset_check_evaluations())
     wh_meta = result.asset_materializations_for_node("warehouse_daily_quotes")[0].metadata
     assert wh_meta["dagster/row_count"].value == 0
-    assert not (lake_root / "raw/quotes/symbol=IBM/date=2023-11-23.json").exists()
+    assert not (lake_root / "raw/quotes/replies").exists()
 
 
 def _corrupted_reply() -> bytes:
@@ -130,7 +133,8 @@ def _corrupted_reply() -> bytes:
 def test_blocking_check_failure_stops_curated_and_warehouse(market_resources, lake_root: Path):
     with ReplayServer([Reply(_corrupted_reply())]) as server:
         resources = {**market_resources, "alpha_vantage": _client(server.url)}
-        result = _materialize(resources, raise_on_error=False)
+        # the corrupted bar's own day: a row-level rule fails the day whose bar broke it
+        result = _materialize(resources, "2023-11-09|IBM", raise_on_error=False)
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert "high_non_negative" in failed and "close_at_most_high" in failed
     evaluation = next(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -100,8 +101,12 @@ def test_cli_backfill_of_one_partition(tmp_path: Path):
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert (tmp_path / "lake/raw/quotes/symbol=IBM/date=2023-11-10.json").exists()
-    assert (tmp_path / "lake/validation/quotes/symbol=IBM/date=2023-11-10.json").exists()
+    index = json.loads(
+        (tmp_path / "lake/raw/quotes/index/symbol=IBM/date=2023-11-10.json").read_text()
+    )
+    replies = list((tmp_path / "lake/raw/quotes/replies/symbol=IBM").glob("sha256=*.json"))
+    assert [r.name for r in replies] == [f"sha256={index['sha256']}.json"]  # one reply, indexed
+    assert (tmp_path / f"lake/validation/quotes/symbol=IBM/sha256={index['sha256']}.json").exists()
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)

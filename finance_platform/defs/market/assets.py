@@ -2,16 +2,34 @@
 
 Assets are thin: fetch or load, call a pure transform, write, describe. Rules
 live in ``finance_platform.transforms.quotes``; the quality gate between raw and
-curated is in ``checks.py``.
+curated is in ``checks.py``. Every asset runs over whatever its run targets, one
+(day, symbol) or a whole backfill range (``context.partition_keys``), grouped by
+symbol: a range costs one API call per symbol, one Parquet write and one warehouse
+transaction.
 """
 
 import datetime as dt
-import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from finance_platform.defs.market.partitions import quote_partitions, split_partition_key
+from finance_platform.defs.market.partitions import (
+    next_partition_date,
+    quote_backfill_policy,
+    quote_partitions,
+    run_dates_by_symbol,
+    split_key,
+)
+from finance_platform.defs.market.raw_store import (
+    RAW_DIR,
+    IndexEntry,
+    ReplyBars,
+    covered_dates,
+    read_index,
+    store_reply,
+    write_index,
+)
 from finance_platform.resources.alpha_vantage import (
     SYNTHETIC_NOTICE,
     AlphaVantageError,
@@ -19,7 +37,7 @@ from finance_platform.resources.alpha_vantage import (
     ReplyKind,
 )
 from finance_platform.resources.lake import LakeResource
-from finance_platform.resources.warehouse import TableSpec, WarehouseResource
+from finance_platform.resources.warehouse import KeyRange, TableSpec, WarehouseResource
 from finance_platform.settings import load_settings
 from finance_platform.transforms import quotes as qt
 from finance_platform.transforms.trading_calendar import (
@@ -33,7 +51,6 @@ if TYPE_CHECKING:
 
 OWNERS = ["team:data-platform"]
 GROUP = "market"
-RAW_DIR = "raw/quotes"
 CURATED_DIR = "curated/quotes"
 VALIDATION_DIR = "validation/quotes"
 WAREHOUSE_TABLE = "market.daily_quotes"
@@ -47,22 +64,62 @@ DAILY_QUOTES = TableSpec(
 )
 
 
-def raw_path(symbol: str, trade_date: str) -> str:
-    return f"{RAW_DIR}/symbol={symbol}/date={trade_date}.json"
-
-
 def curated_partition_dir(symbol: str, trade_date: str) -> str:
     return f"{CURATED_DIR}/symbol={symbol}/trade_date={trade_date}"
 
 
-def validation_path(symbol: str, trade_date: str) -> str:
-    return f"{VALIDATION_DIR}/symbol={symbol}/date={trade_date}.json"
+def validation_path(symbol: str, sha256: str) -> str:
+    """Great Expectations results of one stored reply (validated once, whatever days it serves)."""
+    return f"{VALIDATION_DIR}/symbol={symbol}/sha256={sha256}.json"
+
+
+STAGING_DIR = "staging/warehouse/daily_quotes"
 
 
 def choose_outputsize(trade_date: str, today: dt.date | None = None) -> str:
     """``compact`` if the day is among the latest ~100 bars, else ``full`` (first load/backfill)."""
     age = trading_days_between(trade_date, today or market_today())
     return "compact" if age < COMPACT_REACH_TRADING_DAYS else "full"
+
+
+@dataclass(frozen=True)
+class SymbolFetch:
+    """What one symbol of a run needs: which of its days make no call, and the one call if any."""
+
+    symbol: str
+    dates: list[str]
+    closed: dict[str, str]  # market-closed day -> why
+    covered: list[str]  # trading days the lake already holds
+    needed: list[str]  # trading days that need a reply
+    outputsize: str | None  # the one request to make (None: no request)
+
+
+def plan_symbol_fetch(
+    symbol: str,
+    dates: list[str],
+    covered: set[str],
+    outputsize: str = "auto",
+    today: dt.date | None = None,
+) -> SymbolFetch:
+    """The fetch of ``symbol`` for ``dates``: one reply for every day not covered, or none.
+
+    ``compact`` when every needed day is within a compact reply's reach, else ``full``;
+    ``outputsize`` other than ``auto`` forces it. Closed and covered days need nothing.
+    """
+    closed = {d: r for d in dates if (r := market_closed_reason(d))}
+    trading = [d for d in dates if d not in closed]
+    needed = [d for d in trading if d not in covered]
+    size = None
+    if needed:
+        size = choose_outputsize(min(needed), today) if outputsize == "auto" else outputsize
+    return SymbolFetch(
+        symbol=symbol,
+        dates=list(dates),
+        closed=closed,
+        covered=[d for d in trading if d in covered],
+        needed=needed,
+        outputsize=size,
+    )
 
 
 def _md_table(frame: "pd.DataFrame", columns: list[str]) -> str:
@@ -111,22 +168,52 @@ class RawQuotesConfig(dg.Config):
     outputsize: str = "auto"  # auto | compact | full
 
 
+@dataclass
+class _Fetched:
+    """The outcome of a symbol's one request in this run."""
+
+    reply_path: str
+    sha256: str
+    bytes: int
+    bars: int
+    written: bool
+    synthetic: bool
+    attempts: int
+    request_url: str
+
+
+def _describe_plan(plans: list[SymbolFetch]) -> str:
+    parts = []
+    for p in plans:
+        what = f"{len(p.needed)} day(s) -> 1 {p.outputsize} call" if p.outputsize else "0 calls"
+        parts.append(
+            f"{p.symbol}: {len(p.dates)} partition(s), {len(p.closed)} closed, "
+            f"{len(p.covered)} already in the lake, {what}"
+        )
+    return "; ".join(parts)
+
+
 @dg.asset(
     key="raw_quotes",
     group_name=GROUP,
     partitions_def=quote_partitions,
+    backfill_policy=quote_backfill_policy,
     description=(
-        "Alpha Vantage TIME_SERIES_DAILY reply for one (trading day, symbol), stored exactly as "
-        f"received under `<lake>/{RAW_DIR}/symbol=<S>/date=<D>.json`. Market holidays record an "
-        "explicit 'market closed' result with zero rows and make no request. Without an API key "
-        "the data is SYNTHETIC (local sandbox)."
+        "Alpha Vantage TIME_SERIES_DAILY replies as received. A run over any range of days makes "
+        "ONE request per symbol (compact if every day it needs is among the latest 100 bars, "
+        "else full) for the days the lake does not hold yet; market-closed days make none. Each "
+        f"reply is stored once under `<lake>/{RAW_DIR}/replies/symbol=<S>/sha256=<h>.json`; "
+        f"`<lake>/{RAW_DIR}/index/symbol=<S>/date=<D>.json` records which reply holds each "
+        "(day, symbol). The day's quota is planned before any request: work that needs more calls "
+        "than are left fetches what fits and stops with a clear failure (re-run the next day to "
+        "resume). Without an API key the data is SYNTHETIC (local sandbox)."
     ),
     owners=OWNERS,
     kinds={"s3", "json", "python"},  # raw replies live in the lake (S3 in production)
     tags={"layer": "raw"},
-    code_version="1",
+    code_version="2",
     pool="alpha_vantage",
-    metadata={"lake_path": f"{RAW_DIR}/symbol=<S>/date=<D>.json"},
+    metadata={"lake_path": f"{RAW_DIR}/replies/symbol=<S>/sha256=<h>.json"},
 )
 def raw_quotes(
     context: dg.AssetExecutionContext,
@@ -134,67 +221,167 @@ def raw_quotes(
     alpha_vantage: AlphaVantageResource,
     lake: LakeResource,
 ) -> dg.MaterializeResult:
-    trade_date, symbol = split_partition_key(context)
-    closed = market_closed_reason(trade_date)
-    if closed:
-        context.log.info(f"Market closed on {trade_date} ({closed}): no request, zero rows.")
-        return dg.MaterializeResult(
+    targets = run_dates_by_symbol(context)
+    index = {symbol: read_index(lake, symbol, dates) for symbol, dates in targets.items()}
+    plans = [
+        plan_symbol_fetch(symbol, dates, covered_dates(index[symbol]), config.outputsize)
+        for symbol, dates in targets.items()
+    ]
+    wanted = [p for p in plans if p.outputsize]
+    context.log.info(f"Plan: {len(wanted)} API call(s) for this run. {_describe_plan(plans)}")
+
+    quota = alpha_vantage.daily_quota() if wanted else None
+    to_fetch, not_fetched = wanted, []
+    if quota is not None and not quota.allows(len(wanted)):
+        fits = quota.remaining or 0
+        to_fetch, not_fetched = wanted[:fits], [p.symbol for p in wanted[fits:]]
+        context.log.warning(
+            f"Daily quota: this run needs {len(wanted)} call(s) but only {fits} of "
+            f"{quota.limit} are left today ({quota.used} used). Fetching "
+            f"{', '.join(p.symbol for p in to_fetch) or 'nothing'}; not fetching "
+            f"{', '.join(not_fetched)}. Re-run from failure after the quota resets "
+            "(00:00 UTC): what is stored now costs 0 calls then."
+        )
+
+    fetched: dict[str, _Fetched] = {}
+    errors: list[tuple[str, AlphaVantageError]] = []
+    synthetic_seen = False
+    for plan in to_fetch:
+        if not_fetched and errors and errors[-1][1].kind is ReplyKind.DAILY_LIMIT:
+            not_fetched.append(plan.symbol)
+            continue
+        try:
+            reply = alpha_vantage.fetch_daily(
+                plan.symbol, outputsize=plan.outputsize or "compact", log=context.log
+            )
+        except AlphaVantageError as exc:  # key-free message by construction
+            errors.append((plan.symbol, exc))
+            if exc.kind is ReplyKind.DAILY_LIMIT:
+                # The server (or another process) spent the quota: stop, as planned above.
+                not_fetched.append(plan.symbol)
+            continue
+        path, written = store_reply(lake, plan.symbol, reply.body, reply.sha256)
+        series = reply.payload.get("Time Series (Daily)", {})
+        last_refreshed = str(reply.payload.get("Meta Data", {}).get("3. Last Refreshed", ""))
+        now = dt.datetime.now(dt.UTC).isoformat()
+        write_index(
+            lake,
+            [
+                IndexEntry(
+                    symbol=plan.symbol,
+                    trade_date=day,
+                    reply_path=path,
+                    sha256=reply.sha256,
+                    bar_present=day in series,
+                    synthetic=reply.synthetic,
+                    outputsize=plan.outputsize or "",
+                    fetched_at=now,
+                    last_refreshed=last_refreshed,
+                )
+                for day in plan.needed
+            ],
+        )
+        index[plan.symbol] = read_index(lake, plan.symbol, plan.dates)
+        fetched[plan.symbol] = _Fetched(
+            reply_path=path,
+            sha256=reply.sha256,
+            bytes=len(reply.body),
+            bars=reply.bar_count,
+            written=written,
+            synthetic=reply.synthetic,
+            attempts=reply.attempts,
+            request_url=reply.url,
+        )
+        synthetic_seen |= reply.synthetic
+        context.log.info(
+            f"{plan.symbol}: {reply.bar_count} bars ({len(reply.body):,} bytes, "
+            f"{plan.outputsize}) {'stored at' if written else 'identical to the stored'} "
+            f"{lake.uri(path)}; serves {len(plan.needed)} day(s)"
+        )
+
+    calls_made = sum(f.attempts for f in fetched.values()) + sum(
+        1 for _, e in errors if e.kind is not ReplyKind.DAILY_LIMIT
+    )
+    summary: dict[str, Any] = {
+        "calls_planned": len(wanted),
+        "calls_made": calls_made,
+        "symbols": ", ".join(targets),
+        "partitions": sum(len(d) for d in targets.values()),
+        "days_needing_a_reply": sum(len(p.needed) for p in plans),
+        "days_already_in_lake": sum(len(p.covered) for p in plans),
+        "market_closed_days": sum(len(p.closed) for p in plans),
+        "replies_stored": sum(1 for f in fetched.values() if f.written),
+        "bytes_stored": sum(f.bytes for f in fetched.values() if f.written),
+        "quota_remaining_before": "unlimited"
+        if quota is None or quota.remaining is None
+        else quota.remaining,
+        "symbols_not_fetched": ", ".join(not_fetched),
+        "plan": dg.MetadataValue.md(_describe_plan(plans)),
+    }
+    if not_fetched or errors:
+        reasons = [f"{symbol}: [{exc.kind.value}] {exc}" for symbol, exc in errors]
+        if not_fetched and quota is not None:
+            reasons.insert(
+                0,
+                f"daily quota: {len(wanted)} call(s) needed, {quota.remaining} left today; "
+                f"not fetched: {', '.join(not_fetched)} (fetched and stored: "
+                f"{', '.join(fetched) or 'none'}; re-run from failure after 00:00 UTC)",
+            )
+        retryable = not not_fetched and all(e.retryable for _, e in errors)
+        failure = dg.Failure(
+            description="; ".join(reasons),
             metadata={
-                "market_closed": True,
-                "closed_reason": closed,
-                "dagster/row_count": 0,
-                "request": "none: market closed",
+                **summary,
+                "calls_needed": len(wanted),
+                "quota_remaining": "unlimited"
+                if quota is None or quota.remaining is None
+                else quota.remaining,
+            },
+            allow_retries=retryable,
+        )
+        raise failure
+
+    fetched_now = {f"{d}|{p.symbol}" for p in to_fetch if p.symbol in fetched for d in p.needed}
+    for key in context.partition_keys:
+        day, symbol = split_key(key)
+        entry = index[symbol].get(day)
+        closed = market_closed_reason(day)
+        meta: dict[str, Any] = {"market_closed": bool(closed)}
+        if closed:
+            meta.update(closed_reason=closed, request="none: market closed")
+            meta["dagster/row_count"] = 0
+        elif entry is not None:
+            meta.update(
+                reply=entry.reply_path,
+                reply_sha256=entry.sha256,
+                partition_bar_present=entry.bar_present,
+                fetched_in_this_run=str(key) in fetched_now,
+                fetched_at=entry.fetched_at,
+                synthetic=entry.synthetic,
+            )
+        context.add_asset_metadata(meta, partition_key=key)
+    if synthetic_seen or any(e.synthetic for ix in index.values() for e in ix.values()):
+        summary["data_source"] = "SYNTHETIC (local sandbox)"
+        summary["warning"] = SYNTHETIC_NOTICE
+        context.log.warning(SYNTHETIC_NOTICE)
+    else:
+        summary["data_source"] = "Alpha Vantage"
+    if fetched:
+        summary["requests"] = dg.MetadataValue.json(
+            {
+                s: {"url": f.request_url, "bars": f.bars, "attempts": f.attempts}
+                for s, f in fetched.items()
             }
         )
-    outputsize = choose_outputsize(trade_date) if config.outputsize == "auto" else config.outputsize
-    try:
-        reply = alpha_vantage.fetch_daily(symbol, outputsize=outputsize, log=context.log)
-    except AlphaVantageError as exc:
-        # The message is already key-free; raise outside the except block so the
-        # low-level exception (whose text may hold the URL) is not chained.
-        failure = dg.Failure(
-            description=f"[{exc.kind.value}] {exc}",
-            metadata={"kind": exc.kind.value, "request": json.dumps(exc.request)},
-            allow_retries=exc.kind in (ReplyKind.THROTTLED, ReplyKind.TRANSIENT),
-        )
-    else:
-        failure = None
-    if failure is not None:
-        raise failure
-    uri = lake.write_bytes(raw_path(symbol, trade_date), reply.body)
-    series = reply.payload.get("Time Series (Daily)", {})
-    meta = reply.payload.get("Meta Data", {})
-    metadata: dict[str, Any] = {
-        "market_closed": False,
-        "data_source": "SYNTHETIC (local sandbox)" if reply.synthetic else "Alpha Vantage",
-        "synthetic": reply.synthetic,
-        "request": dg.MetadataValue.json(reply.request),
-        "request_url": reply.url,
-        "bytes": len(reply.body),
-        "sha256": reply.sha256,
-        "bars": reply.bar_count,
-        "dagster/row_count": reply.bar_count,
-        "partition_bar_present": trade_date in series,
-        "last_refreshed": str(meta.get("3. Last Refreshed", "")),
-        "attempts": reply.attempts,
-        "served_from_process_cache": reply.from_cache,
-        "path": dg.MetadataValue.path(uri),
-    }
-    if reply.synthetic:
-        metadata["warning"] = SYNTHETIC_NOTICE
-        context.log.warning(SYNTHETIC_NOTICE)
-    context.log.info(
-        f"Stored {reply.bar_count} bars ({len(reply.body)} bytes) for {symbol} at {uri}"
-    )
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=summary)
 
 
 def load_partition_bars(lake: LakeResource, symbol: str, trade_date: str) -> "pd.DataFrame | None":
-    """All bars of the stored reply for (symbol, trade_date); ``None`` if nothing was stored."""
-    path = raw_path(symbol, trade_date)
-    if not lake.exists(path):
+    """All bars of the stored reply that serves (symbol, trade_date); ``None`` if none does."""
+    entry = read_index(lake, symbol, [trade_date]).get(trade_date)
+    if entry is None:
         return None
-    return qt.parse_daily_reply(lake.read_bytes(path), symbol)
+    return ReplyBars(lake).bars(entry)
 
 
 CURATED_SCHEMA = dg.TableSchema(
@@ -219,116 +406,189 @@ CURATED_SCHEMA = dg.TableSchema(
     key="curated_quotes",
     group_name=GROUP,
     partitions_def=quote_partitions,
+    backfill_policy=quote_backfill_policy,
     deps=["raw_quotes"],
     description=(
-        "The partition's own daily bar (day D of symbol S), typed and de-duplicated, as Parquet "
-        f"under `<lake>/{CURATED_DIR}/symbol=<S>/trade_date=<D>/`. Built only from raw replies "
-        "that passed the blocking quality checks. Market-closed days hold zero rows."
+        "Each (day D, symbol S) partition's own daily bar, typed and de-duplicated, as Parquet "
+        f"under `<lake>/{CURATED_DIR}/symbol=<S>/trade_date=<D>/`; a range is one pass and one "
+        "write. Built only from raw replies that passed the blocking quality checks. "
+        "Market-closed days hold zero rows."
     ),
     owners=OWNERS,
     kinds={"parquet", "pandas"},
     tags={"layer": "cleaned"},
-    code_version="1",
+    code_version="2",
 )
 def curated_quotes(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    trade_date, symbol = split_partition_key(context)
-    folder = curated_partition_dir(symbol, trade_date)
-    closed = market_closed_reason(trade_date)
-    if closed:
-        lake.delete_dir(folder)
-        return dg.MaterializeResult(
-            metadata={
-                "market_closed": True,
-                "closed_reason": closed,
-                "dagster/row_count": 0,
-                "dagster/column_schema": CURATED_SCHEMA,
-            }
+    import pandas as pd
+
+    targets = run_dates_by_symbol(context)
+    replies = ReplyBars(lake)
+    now = dt.datetime.now(dt.UTC)
+    frames, missing, sources = [], [], set()
+    last_bars, last_symbol, last_day = None, "", ""
+    for symbol, dates in targets.items():
+        index = read_index(lake, symbol, dates)
+        by_reply: dict[str, list[str]] = {}
+        for day in dates:
+            if market_closed_reason(day):
+                lake.delete_dir(curated_partition_dir(symbol, day))
+                continue
+            entry = index.get(day)
+            if entry is None or not entry.bar_present:
+                missing.append(f"{day}|{symbol}")
+                continue
+            by_reply.setdefault(entry.reply_path, []).append(day)
+        for days in by_reply.values():
+            entry = index[days[0]]
+            source = "sandbox" if entry.synthetic else "alphavantage"
+            sources.add(source)
+            bars = replies.bars(entry)
+            frames.append(qt.curate_days(bars, days, source, now))
+            last_bars, last_symbol, last_day = bars, symbol, max(days)
+    if missing:
+        shown = ", ".join(missing[:20]) + (
+            f" and {len(missing) - 20} more" if len(missing) > 20 else ""
         )
-    bars = load_partition_bars(lake, symbol, trade_date)
-    if bars is None:
-        raise dg.Failure(f"no raw reply stored for {symbol} {trade_date}: materialize raw_quotes")
-    synthetic = _raw_is_synthetic(context)
-    source = "sandbox" if synthetic else "alphavantage"
-    frame = qt.curate_partition(bars, trade_date, source, dt.datetime.now(dt.UTC))
-    if frame.empty:
         raise dg.Failure(
-            f"the stored reply for {symbol} has no bar for trading day {trade_date} "
-            "(not published yet, or the day is missing upstream)"
+            f"no stored bar for {len(missing)} trading-day partition(s): {shown} "
+            "(materialize raw_quotes; a day not published yet has no bar)",
+            metadata={"missing_partitions": dg.MetadataValue.json(missing[:500])},
         )
-    uri = lake.write_table(CURATED_DIR, frame, partition_cols=list(qt.CURATED_PARTITION_COLUMNS))
-    preview = _md_table(frame, ["symbol", "trade_date", "open", "high", "low", "close", "volume"])
-    return dg.MaterializeResult(
-        metadata={
-            "market_closed": False,
-            "dagster/row_count": len(frame),
-            "dagster/column_schema": CURATED_SCHEMA,
-            "preview": dg.MetadataValue.md(preview),
-            "price_chart": dg.MetadataValue.md(price_chart_markdown(bars, symbol, trade_date)),
-            "source": source,
-            "synthetic": synthetic,
-            "path": dg.MetadataValue.path(f"{uri}/symbol={symbol}/trade_date={trade_date}"),
-        }
-    )
+    frame = pd.concat(frames, ignore_index=True) if frames else None
+    rows_by_key: dict[tuple[str, str], int] = {}
+    uri = lake.uri(CURATED_DIR)
+    if frame is not None and len(frame):
+        uri = lake.write_table(
+            CURATED_DIR, frame, partition_cols=list(qt.CURATED_PARTITION_COLUMNS)
+        )
+        for (symbol, day), n in frame.groupby(["symbol", "trade_date"]).size().items():
+            rows_by_key[(str(symbol), str(day))] = int(n)
+    for key in context.partition_keys:
+        day, symbol = split_key(key)
+        closed = market_closed_reason(day)
+        context.add_asset_metadata(
+            {
+                "market_closed": bool(closed),
+                **({"closed_reason": closed} if closed else {}),
+                "dagster/row_count": rows_by_key.get((symbol, day), 0),
+            },
+            partition_key=key,
+        )
+    metadata: dict[str, Any] = {
+        "dagster/row_count": 0 if frame is None else len(frame),
+        "dagster/column_schema": CURATED_SCHEMA,
+        "source": ", ".join(sorted(sources)) or "none (market closed)",
+        "synthetic": sources == {"sandbox"},
+        "path": dg.MetadataValue.path(uri),
+    }
+    if frame is not None and len(frame):
+        preview = frame.sort_values(["symbol", "trade_date"]).tail(10)
+        metadata["preview"] = dg.MetadataValue.md(
+            _md_table(preview, ["symbol", "trade_date", "open", "high", "low", "close", "volume"])
+        )
+        metadata["price_chart"] = dg.MetadataValue.md(
+            price_chart_markdown(last_bars, last_symbol, last_day)
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
-def _raw_is_synthetic(context: dg.AssetExecutionContext) -> bool:
-    """Whether the raw reply of this partition came from the sandbox (from its materialization)."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey("raw_quotes"), asset_partitions=[context.partition_key]
-        ),
-        limit=1,
-    ).records
-    mat = records[0].asset_materialization if records else None
-    if mat is None:
-        return False
-    value = mat.metadata.get("synthetic")
-    return bool(getattr(value, "value", value))
+def key_ranges(targets: dict[str, list[str]]) -> list[KeyRange]:
+    """The run's (symbol, first day, last day) runs of consecutive date partitions."""
+    out = []
+    for symbol, dates in targets.items():
+        start = prev = dates[0]
+        for day in dates[1:]:
+            if day != next_partition_date(prev):
+                out.append(KeyRange(symbol, start, prev))
+                start = day
+            prev = day
+        out.append(KeyRange(symbol, start, prev))
+    return out
 
 
 @dg.asset(
     key="warehouse_daily_quotes",
     group_name=GROUP,
     partitions_def=quote_partitions,
+    backfill_policy=quote_backfill_policy,
     deps=["curated_quotes"],
     description=(
-        f"Loads the curated partition into the warehouse table `{WAREHOUSE_TABLE}` (DuckDB "
-        "locally, Redshift Serverless in production via COPY from the curated Parquet). A re-run "
-        "replaces the partition's rows in one transaction: never a duplicate, never a gap."
+        f"Loads the run's curated partitions into the warehouse table `{WAREHOUSE_TABLE}` (DuckDB "
+        "locally, Redshift Serverless in production via COPY into a staging table). A run, one "
+        "partition or a whole range, replaces exactly its (symbol, day) rows in ONE "
+        "transaction: re-running any range never duplicates or drops a row."
     ),
     owners=OWNERS,
     kinds={"redshift" if load_settings().env == "prod" else "duckdb", "sql"},
     tags={"layer": "warehouse"},
-    code_version="1",
+    code_version="2",
     pool="warehouse",
     metadata={"table": WAREHOUSE_TABLE},
 )
 def warehouse_daily_quotes(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    trade_date, symbol = split_partition_key(context)
-    folder = curated_partition_dir(symbol, trade_date)
-    frame = None
-    if lake.exists(folder) and lake.list_files(folder, suffix=".parquet"):
-        frame = lake.read_table(folder).to_pandas()
-        frame.insert(0, "trade_date", trade_date)
-        frame.insert(0, "symbol", symbol)
-    elif not market_closed_reason(trade_date):
-        raise dg.Failure(f"no curated rows for {symbol} {trade_date}: materialize curated_quotes")
-    result = warehouse.replace_partition(
-        DAILY_QUOTES, {"symbol": symbol, "trade_date": trade_date}, frame, lake.uri(folder)
-    )
+    import pandas as pd
+
+    targets = run_dates_by_symbol(context)
+    frames, missing = [], []
+    for symbol, dates in targets.items():
+        trading = [d for d in dates if not market_closed_reason(d)]
+        if not trading:
+            continue
+        frame = read_curated(lake, symbol, trading)
+        have = set(frame["trade_date"]) if frame is not None else set()
+        missing += [f"{d}|{symbol}" for d in trading if d not in have]
+        if frame is not None:
+            frames.append(frame)
+    if missing:
+        shown = ", ".join(missing[:20]) + (
+            f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        )
+        raise dg.Failure(
+            f"no curated rows for {len(missing)} partition(s): {shown} (materialize curated_quotes)"
+        )
+    frame = pd.concat(frames, ignore_index=True) if frames else None
+    ranges = key_ranges(targets)
+    stage_uri = None
+    if warehouse.loads_from_lake and frame is not None and len(frame):
+        # Redshift COPY reads files: the run's rows, partition columns included, in one place.
+        stage = f"{STAGING_DIR}/run_id={context.run.run_id}"
+        # COPY maps Parquet columns by position: table order, the key typed as the table's.
+        staged = frame[list(DAILY_QUOTES.columns)].assign(
+            trade_date=pd.to_datetime(frame["trade_date"]).dt.date
+        )
+        stage_uri = lake.write_table(stage, staged, mode="overwrite")
+    result = warehouse.replace_ranges(DAILY_QUOTES, ranges, frame, stage_uri)
+    if stage_uri:
+        lake.delete_dir(f"{STAGING_DIR}/run_id={context.run.run_id}")
     context.log.info(
-        f"{WAREHOUSE_TABLE} {symbol} {trade_date}: replaced {result.rows_deleted} row(s) "
-        f"with {result.rows_inserted} ({result.engine})"
+        f"{WAREHOUSE_TABLE}: {len(ranges)} range(s) ({', '.join(map(str, ranges[:5]))}"
+        f"{' ...' if len(ranges) > 5 else ''}): replaced {result.rows_deleted} row(s) with "
+        f"{result.rows_inserted} in one transaction ({result.engine})"
     )
+    rows_by_key: dict[tuple[str, str], int] = {}
+    if frame is not None:
+        for (symbol, day), n in frame.groupby(["symbol", "trade_date"]).size().items():
+            rows_by_key[(str(symbol), str(day))] = int(n)
+    for key in context.partition_keys:
+        day, symbol = split_key(key)
+        context.add_asset_metadata(
+            {
+                "dagster/row_count": rows_by_key.get((symbol, day), 0),
+                "market_closed": bool(market_closed_reason(day)),
+            },
+            partition_key=key,
+        )
     return dg.MaterializeResult(
         metadata={
             "table": WAREHOUSE_TABLE,
             "engine": result.engine,
             "dagster/row_count": result.rows_inserted,
             "rows_replaced": result.rows_deleted,
-            "market_closed": bool(market_closed_reason(trade_date)),
+            "ranges": dg.MetadataValue.json([r.as_dict() for r in ranges[:100]]),
+            "transactions": 1,
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(c, t.lower()) for c, t in qt.WAREHOUSE_COLUMN_TYPES.items()]
             ),
@@ -336,6 +596,22 @@ def warehouse_daily_quotes(
             **({"statement_id": result.statement_id} if result.statement_id else {}),
         }
     )
+
+
+def read_curated(lake: LakeResource, symbol: str, dates: list[str]) -> "pd.DataFrame | None":
+    """The curated rows of ``symbol`` on ``dates`` with their partition columns, or ``None``."""
+    import pyarrow.dataset as ds
+
+    folder = f"{CURATED_DIR}/symbol={symbol}"
+    if not lake.exists(folder):
+        return None
+    table = lake.read_table(folder, filter=ds.field("trade_date").isin(dates))
+    if table.num_rows == 0:
+        return None
+    frame = table.to_pandas()
+    frame["trade_date"] = frame["trade_date"].astype(str)
+    frame.insert(0, "symbol", symbol)
+    return frame
 
 
 # Every warehouse column is the curated column of the same name, loaded as is.

@@ -8,6 +8,7 @@ partition grid in the UI has no unexplained holes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import dagster as dg
 
@@ -35,6 +36,10 @@ symbol_partitions = dg.StaticPartitionsDefinition(list(_settings.symbols))
 quote_partitions = dg.MultiPartitionsDefinition(
     {"date": date_partitions, "symbol": symbol_partitions}
 )
+# A backfill of any range runs each asset once over the whole range, not once per partition:
+# one API call per symbol. Dagster splits a (date x symbol) selection into one run per
+# rectangle of keys (in practice one per symbol, ranged over the dates).
+quote_backfill_policy = dg.BackfillPolicy.single_run()
 
 
 def quote_partition_key(trade_date: str | dt.date, symbol: str) -> dg.MultiPartitionKey:
@@ -43,16 +48,48 @@ def quote_partition_key(trade_date: str | dt.date, symbol: str) -> dg.MultiParti
     return dg.MultiPartitionKey({"date": day, "symbol": symbol})
 
 
-def split_partition_key(
-    context: dg.AssetExecutionContext | dg.OpExecutionContext,
-) -> tuple[str, str]:
-    """(trade_date, symbol) of the running partition."""
-    key = context.partition_key
-    keys = key.keys_by_dimension if isinstance(key, dg.MultiPartitionKey) else None
-    if keys is None:
+def split_key(key: str | dg.MultiPartitionKey) -> tuple[str, str]:
+    """(trade_date, symbol) of one partition key."""
+    dims = key.keys_by_dimension if isinstance(key, dg.MultiPartitionKey) else None
+    if dims is None:
         day, symbol = str(key).split("|")
         return day, symbol
-    return keys["date"], keys["symbol"]
+    return dims["date"], dims["symbol"]
+
+
+def dates_by_symbol(keys: Iterable[str | dg.MultiPartitionKey]) -> dict[str, list[str]]:
+    """The partition keys of a run grouped by symbol: ``{symbol: [trade dates, oldest first]}``.
+
+    Symbols keep the order of ``FINANCE_SYMBOLS`` (then any other, alphabetically), so a run
+    that cannot fetch every symbol always fetches the same ones first.
+    """
+    grouped: dict[str, set[str]] = {}
+    for key in keys:
+        day, symbol = split_key(key)
+        grouped.setdefault(symbol, set()).add(day)
+    order = {s: i for i, s in enumerate(load_settings().symbols)}
+    return {
+        s: sorted(grouped[s]) for s in sorted(grouped, key=lambda s: (order.get(s, len(order)), s))
+    }
+
+
+def run_dates_by_symbol(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
+) -> dict[str, list[str]]:
+    """What a run targets, one partition or a range: always from ``context.partition_keys``.
+
+    (``context.partition_key`` is wrong for ranges: some ranged contexts report only the
+    first key of the range, others raise.)
+    """
+    return dates_by_symbol(context.partition_keys)
+
+
+def next_partition_date(trade_date: str) -> str:
+    """The date partition after ``trade_date`` (the next weekday: partitions are Mon-Fri)."""
+    day = dt.date.fromisoformat(trade_date) + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day.strftime(DATE_FORMAT)
 
 
 def latest_trading_days(n: int, today: dt.date | None = None) -> list[str]:
