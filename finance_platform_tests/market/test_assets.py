@@ -115,7 +115,7 @@ def test_market_holiday_is_an_explicit_closed_result_with_zero_rows(
     assert ibm_server.queries == []  # no request spent on a closed market
     meta = result.asset_materializations_for_node("raw_quotes")[0].metadata
     assert meta["market_closed"].value is True
-    assert meta["closed_reason"].value == "Thanksgiving Day"
+    assert meta["closed_reason"].value == "Thanksgiving"
     assert meta["dagster/row_count"].value == 0
     assert all(e.passed for e in result.get_asset_check_evaluations())
     wh_meta = result.asset_materializations_for_node("warehouse_daily_quotes")[0].metadata
