@@ -19,7 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from finance_platform.sandbox.prices import daily_bars
-from finance_platform.transforms.trading_calendar import market_today, previous_trading_day
+from finance_platform.transforms.trading_calendar import (
+    NYSE,
+    exchange_for,
+    market_timezone,
+    market_today,
+    previous_trading_day,
+)
 
 SANDBOX_HEADER = "X-Finance-Sandbox"
 FUNCTIONS = ("TIME_SERIES_DAILY", "TIME_SERIES_DAILY_ADJUSTED")
@@ -54,9 +60,18 @@ ERROR_MISSING_KEY = (
 )
 
 
-def default_as_of() -> dt.date:
-    """The latest trading day whose bar is final (after 17:00 New York), as the real service."""
-    return previous_trading_day(market_today())
+def default_as_of(symbol: str | None = None) -> dt.date:
+    """The latest trading day whose bar is final on the symbol's exchange, as the real service."""
+    return previous_trading_day(market_today(symbol=symbol), symbol=symbol)
+
+
+def _known_exchange(symbol: str) -> bool:
+    """Whether the sandbox has a calendar for the symbol's exchange suffix (else: invalid call)."""
+    try:
+        exchange_for(symbol)
+    except ValueError:
+        return False
+    return True
 
 
 class _Limits:
@@ -160,6 +175,7 @@ class SandboxServer:
         if (
             not SYMBOL_PATTERN.match(symbol)
             or symbol in self.unknown_symbols
+            or not _known_exchange(symbol)
             or outputsize not in ("compact", "full")
             or datatype not in ("json", "csv")
         ):
@@ -177,7 +193,7 @@ class SandboxServer:
                     )
                 }
             )
-        as_of = self.as_of or default_as_of()
+        as_of = self.as_of or default_as_of(symbol)
         key = (function, symbol, outputsize, datatype, as_of)
         body = self._cache.get(key)
         if body is None:
@@ -235,7 +251,10 @@ class SandboxServer:
                 "2. Symbol": symbol,
                 "3. Last Refreshed": as_of.isoformat(),
                 "4. Output Size": "Full size" if outputsize == "full" else "Compact",
-                "5. Time Zone": "US/Eastern",
+                # The real service says US/Eastern for US listings; others: the exchange's zone.
+                "5. Time Zone": "US/Eastern"
+                if exchange_for(symbol) is NYSE
+                else market_timezone(symbol),
             },
             "Time Series (Daily)": series,
         }

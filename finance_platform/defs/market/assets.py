@@ -56,6 +56,8 @@ VALIDATION_DIR = "validation/quotes"
 WAREHOUSE_TABLE = "market.daily_quotes"
 # A compact reply holds the latest 100 bars; older days need the full history.
 COMPACT_REACH_TRADING_DAYS = 95
+# Set on a run that stopped because the day's API quota ran out (re-run it after the reset).
+QUOTA_STOP_TAG = "finance/stopped_by_daily_quota"
 
 DAILY_QUOTES = TableSpec(
     name=WAREHOUSE_TABLE,
@@ -76,9 +78,14 @@ def validation_path(symbol: str, sha256: str) -> str:
 STAGING_DIR = "staging/warehouse/daily_quotes"
 
 
-def choose_outputsize(trade_date: str, today: dt.date | None = None) -> str:
-    """``compact`` if the day is among the latest ~100 bars, else ``full`` (first load/backfill)."""
-    age = trading_days_between(trade_date, today or market_today())
+def choose_outputsize(
+    trade_date: str, today: dt.date | None = None, *, symbol: str | None = None
+) -> str:
+    """``compact`` if the day is among the latest ~100 bars, else ``full`` (first load/backfill).
+
+    Counted in the symbol's own exchange sessions (a Shanghai share's 100 bars span other days).
+    """
+    age = trading_days_between(trade_date, today or market_today(symbol=symbol), symbol=symbol)
     return "compact" if age < COMPACT_REACH_TRADING_DAYS else "full"
 
 
@@ -106,12 +113,16 @@ def plan_symbol_fetch(
     ``compact`` when every needed day is within a compact reply's reach, else ``full``;
     ``outputsize`` other than ``auto`` forces it. Closed and covered days need nothing.
     """
-    closed = {d: r for d in dates if (r := market_closed_reason(d))}
+    closed = {d: r for d in dates if (r := market_closed_reason(d, symbol=symbol))}
     trading = [d for d in dates if d not in closed]
     needed = [d for d in trading if d not in covered]
     size = None
     if needed:
-        size = choose_outputsize(min(needed), today) if outputsize == "auto" else outputsize
+        size = (
+            choose_outputsize(min(needed), today, symbol=symbol)
+            if outputsize == "auto"
+            else outputsize
+        )
     return SymbolFetch(
         symbol=symbol,
         dates=list(dates),
@@ -328,6 +339,14 @@ def raw_quotes(
                 f"{', '.join(fetched) or 'none'}; re-run from failure after 00:00 UTC)",
             )
         retryable = not not_fetched and all(e.retryable for _, e in errors)
+        if not_fetched:
+            # An immediate automatic run retry would find the same empty quota: spend nothing
+            # and only add noise. Dagster's documented run tag turns it off for this run;
+            # re-running from failure after the reset resumes where this run stopped.
+            context.instance.add_run_tags(
+                context.run.run_id,
+                {"dagster/retry_on_asset_or_op_failure": "false", QUOTA_STOP_TAG: "true"},
+            )
         failure = dg.Failure(
             description="; ".join(reasons),
             metadata={
@@ -345,7 +364,7 @@ def raw_quotes(
     for key in context.partition_keys:
         day, symbol = split_key(key)
         entry = index[symbol].get(day)
-        closed = market_closed_reason(day)
+        closed = market_closed_reason(day, symbol=symbol)
         meta: dict[str, Any] = {"market_closed": bool(closed)}
         if closed:
             meta.update(closed_reason=closed, request="none: market closed")
@@ -355,6 +374,8 @@ def raw_quotes(
                 reply=entry.reply_path,
                 reply_sha256=entry.sha256,
                 partition_bar_present=entry.bar_present,
+                # The partition's own bar in the stored reply (the reply itself holds many days).
+                **{"dagster/row_count": int(entry.bar_present)},
                 fetched_in_this_run=str(key) in fetched_now,
                 fetched_at=entry.fetched_at,
                 synthetic=entry.synthetic,
@@ -431,7 +452,7 @@ def curated_quotes(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
         index = read_index(lake, symbol, dates)
         by_reply: dict[str, list[str]] = {}
         for day in dates:
-            if market_closed_reason(day):
+            if market_closed_reason(day, symbol=symbol):
                 lake.delete_dir(curated_partition_dir(symbol, day))
                 continue
             entry = index.get(day)
@@ -466,7 +487,7 @@ def curated_quotes(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.
             rows_by_key[(str(symbol), str(day))] = int(n)
     for key in context.partition_keys:
         day, symbol = split_key(key)
-        closed = market_closed_reason(day)
+        closed = market_closed_reason(day, symbol=symbol)
         context.add_asset_metadata(
             {
                 "market_closed": bool(closed),
@@ -534,7 +555,7 @@ def warehouse_daily_quotes(
     targets = run_dates_by_symbol(context)
     frames, missing = [], []
     for symbol, dates in targets.items():
-        trading = [d for d in dates if not market_closed_reason(d)]
+        trading = [d for d in dates if not market_closed_reason(d, symbol=symbol)]
         if not trading:
             continue
         frame = read_curated(lake, symbol, trading)
@@ -577,7 +598,7 @@ def warehouse_daily_quotes(
         context.add_asset_metadata(
             {
                 "dagster/row_count": rows_by_key.get((symbol, day), 0),
-                "market_closed": bool(market_closed_reason(day)),
+                "market_closed": bool(market_closed_reason(day, symbol=symbol)),
             },
             partition_key=key,
         )

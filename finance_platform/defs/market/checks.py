@@ -236,7 +236,7 @@ def raw_quotes_quality(context: dg.AssetCheckExecutionContext, lake: LakeResourc
         index = read_index(lake, symbol, dates)
         verdicts: dict[str, ReplyVerdict] = {}
         for day in dates:
-            closed = market_closed_reason(day)
+            closed = market_closed_reason(day, symbol=symbol)
             if closed:
                 # Nothing was loaded: the 1..10,000 rows rule applies to a load of a trading day.
                 for name, spec in specs.items():

@@ -92,7 +92,9 @@ def next_partition_date(trade_date: str) -> str:
     return day.strftime(DATE_FORMAT)
 
 
-def latest_trading_days(n: int, today: dt.date | None = None) -> list[str]:
+def latest_trading_days(
+    n: int, today: dt.date | None = None, *, symbol: str | None = None
+) -> list[str]:
     """The most recent ``n`` trading-day partition keys on or before ``today``, oldest first.
 
     ``today`` defaults to ``market_today()`` (today once the US close has settled,
@@ -101,10 +103,10 @@ def latest_trading_days(n: int, today: dt.date | None = None) -> list[str]:
     if n <= 0:
         return []
     start = load_settings().quotes_start
-    day = today or market_today()
+    day = today or market_today(symbol=symbol)
     out: list[str] = []
     while len(out) < n and day >= start:
-        if is_trading_day(day):
+        if is_trading_day(day, symbol=symbol):
             out.append(day.strftime(DATE_FORMAT))
         day -= dt.timedelta(days=1)
     return list(reversed(out))

@@ -1,4 +1,10 @@
-"""After the US close (Mon-Fri), materialize the day's quotes for every symbol."""
+"""After the US close (Mon-Fri), materialize the day's quotes for every symbol.
+
+One schedule for every exchange: by 17:30 New York, Shanghai/Shenzhen (closed since about
+03:00 New York) and London (since about 11:30) have closed the same calendar day too. Each
+symbol is asked about its own exchange's calendar, so a London bank holiday skips only the
+London symbols.
+"""
 
 from __future__ import annotations
 
@@ -35,21 +41,30 @@ AFTER_CLOSE_CRON = "30 17 * * 1-5"
     execution_timezone=MARKET_TIMEZONE,
     job=market_quotes_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Mon-Fri 17:30 New York: the day's bar for every symbol (skips market holidays).",
+    description="Mon-Fri 17:30 New York: the day's bar for every symbol whose exchange was "
+    "open (each symbol on its own exchange's calendar).",
 )
 def market_quotes_after_close(context: dg.ScheduleEvaluationContext):
     moment = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
     day = moment.astimezone(ZoneInfo(MARKET_TIMEZONE)).date()
-    closed = market_closed_reason(day)
+    symbols = load_settings().symbols
+    closed = {s: r for s in symbols if (r := market_closed_reason(day, symbol=s))}
+    if len(closed) == len(symbols):
+        reasons = sorted(set(closed.values()))
+        return dg.SkipReason(f"market closed on {day.isoformat()} ({'; '.join(reasons)})")
     if closed:
-        return dg.SkipReason(f"market closed on {day.isoformat()} ({closed})")
+        context.log.info(
+            f"{day.isoformat()}: not requested (exchange closed): "
+            + ", ".join(f"{s} ({r})" for s, r in closed.items())
+        )
     return [
         dg.RunRequest(
             run_key=f"{day.isoformat()}|{symbol}",
             partition_key=quote_partition_key(day, symbol),
             tags=data_source_tags(),
         )
-        for symbol in load_settings().symbols
+        for symbol in symbols
+        if symbol not in closed
     ]
 
 
