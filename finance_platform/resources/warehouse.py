@@ -7,6 +7,7 @@ and a reader sees either the old rows or the new ones.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Mapping
@@ -19,10 +20,18 @@ from pydantic import Field
 if TYPE_CHECKING:
     import pandas as pd
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-_LITERAL = re.compile(r"^[A-Za-z0-9.\-: ]{1,32}$")
-_S3_URI = re.compile(r"^s3://[A-Za-z0-9.\-_/=]+$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_IDENT = re.compile(r"[a-z_][a-z0-9_]*")
+_LITERAL = re.compile(r"[A-Za-z0-9.\-: ]{1,32}")
+_S3_URI = re.compile(r"s3://[A-Za-z0-9.\-_/=]+")
+_TICKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,15}")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# key=value or key 'value' credentials a COPY or connection error might echo back
+_CREDENTIAL = re.compile(
+    r"((?:aws_secret_access_key|aws_access_key_id|aws_session_token|token|password|secret)"
+    r"[\s=:']+)[^\s;',]+",
+    re.IGNORECASE,
+)
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+")
 
 
 @dataclass(frozen=True)
@@ -39,10 +48,10 @@ class TableSpec:
 
     def __post_init__(self) -> None:
         parts = self.name.split(".")
-        if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
+        if len(parts) != 2 or not all(_IDENT.fullmatch(p) for p in parts):
             raise ValueError(f"table name must be schema.table in lower case, got {self.name!r}")
         for col in (*self.columns, *self.partition_columns):
-            if not _IDENT.match(col):
+            if not _IDENT.fullmatch(col):
                 raise ValueError(f"bad column name {col!r}")
         missing = set(self.partition_columns) - set(self.columns)
         if missing:
@@ -102,16 +111,32 @@ class RangeLoadResult:
     statement_id: str | None = None
 
 
+def _ticker(value: str) -> str:
+    """A symbol as settings allow it (letters, digits, ``.``, ``-``): safe inside SQL quotes."""
+    if not _TICKER.fullmatch(value):
+        raise ValueError(f"symbol {value!r} has unexpected characters")
+    return value
+
+
+def _iso_day(value: str) -> str:
+    """A calendar day written ``YYYY-MM-DD`` (a real date): safe inside SQL quotes."""
+    if not _ISO_DAY.fullmatch(value):
+        raise ValueError(f"day {value!r} has unexpected characters (want YYYY-MM-DD)")
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"day {value!r} is not a calendar date") from None
+    return value
+
+
 def _range_literals(table: TableSpec, ranges: list[KeyRange]) -> list[tuple[str, str, str]]:
     if table.partition_columns != ("symbol", "trade_date"):
         raise ValueError(f"{table.name}: ranges need the key (symbol, trade_date)")
-    if not ranges:
-        raise ValueError("no key ranges to replace")
     out = []
     for r in ranges:
-        for value in (r.symbol, r.first, r.last):
-            if not _LITERAL.match(value):
-                raise ValueError(f"key range value {value!r} has unexpected characters")
+        _ticker(r.symbol)
+        _iso_day(r.first)
+        _iso_day(r.last)
         if r.first > r.last:
             raise ValueError(f"key range {r} ends before it starts")
         out.append((r.symbol, r.first, r.last))
@@ -141,7 +166,7 @@ def _partition_literals(table: TableSpec, partition: Mapping[str, Any]) -> dict[
     out = {}
     for col in table.partition_columns:
         value = str(partition[col])
-        if not _LITERAL.match(value):
+        if not _LITERAL.fullmatch(value):
             raise ValueError(f"partition value {col}={value!r} has unexpected characters")
         out[col] = value
     return out
@@ -278,6 +303,8 @@ class DuckDBWarehouseResource(WarehouseResource):
         rows = 0 if frame is None else len(frame)
         if rows:
             _check_frame_in_ranges(table, ranges, frame)
+        if not ranges:
+            return RangeLoadResult(table.name, [], 0, 0, self.engine)
         where = " OR ".join("(symbol = ? AND trade_date BETWEEN ? AND ?)" for _ in literals)
         params = [v for triple in literals for v in triple]
         deleted = self._delete_then_insert(table, where, params, frame if rows else None)
@@ -335,7 +362,7 @@ class RedshiftWarehouseResource(WarehouseResource):
     ) -> list[str]:
         """The statements of one partition replacement, in order (one transaction)."""
         values = _partition_literals(table, partition)
-        if not _ROLE_ARN.match(self.iam_role_arn):
+        if not _ROLE_ARN.fullmatch(self.iam_role_arn):
             raise ValueError("iam_role_arn is not an IAM role ARN")
         where = " AND ".join(f"{c} = '{values[c]}'" for c in table.partition_columns)
         sqls = [
@@ -344,7 +371,7 @@ class RedshiftWarehouseResource(WarehouseResource):
             f"DELETE FROM {table.name} WHERE {where}",  # noqa: S608  # nosec B608 - validated literals
         ]
         if has_rows:
-            if not source_uri or not _S3_URI.match(source_uri):
+            if not source_uri or not _S3_URI.fullmatch(source_uri):
                 raise ValueError(f"COPY needs an s3:// folder of Parquet files, got {source_uri!r}")
             folder = source_uri.rstrip("/") + "/"
             file_cols = table.file_columns
@@ -374,7 +401,7 @@ class RedshiftWarehouseResource(WarehouseResource):
         the ranges and the INSERT from the stage then commit together.
         """
         literals = _range_literals(table, ranges)
-        if not _ROLE_ARN.match(self.iam_role_arn):
+        if not _ROLE_ARN.fullmatch(self.iam_role_arn):
             raise ValueError("iam_role_arn is not an IAM role ARN")
         where = " OR ".join(
             f"(symbol = '{s}' AND trade_date BETWEEN '{a}' AND '{b}')" for s, a, b in literals
@@ -385,7 +412,7 @@ class RedshiftWarehouseResource(WarehouseResource):
             table.create_sql(),
         ]
         if has_rows:
-            if not source_uri or not _S3_URI.match(source_uri):
+            if not source_uri or not _S3_URI.fullmatch(source_uri):
                 raise ValueError(f"COPY needs an s3:// folder of Parquet files, got {source_uri!r}")
             stage_cols = ", ".join(f"{c} {t}" for c, t in table.columns.items())
             sqls += [
@@ -412,6 +439,9 @@ class RedshiftWarehouseResource(WarehouseResource):
         has_rows = frame is not None and len(frame) > 0
         if has_rows:
             _check_frame_in_ranges(table, ranges, frame)
+        if not ranges:
+            _range_literals(table, ranges)
+            return RangeLoadResult(table.name, [], 0, 0, self.engine)
         sqls = self.ranges_sql(table, ranges, source_uri, has_rows)
         client = _redshift_data_client(self.region)
         label = ", ".join(str(r) for r in ranges[:5]) + (" ..." if len(ranges) > 5 else "")
@@ -472,6 +502,17 @@ class RedshiftWarehouseResource(WarehouseResource):
             statement_id=statement_id,
         )
 
+    def _failure(self, desc: Mapping[str, Any]) -> str:
+        """Which statement of the batch failed and Redshift's error, with secrets masked."""
+        failed = [s for s in desc.get("SubStatements", []) if s.get("Status") == "FAILED"]
+        where = f" at {failed[0].get('Id')}" if failed else ""
+        error = str(desc.get("Error") or (failed[0].get("Error") if failed else "") or "")
+        for secret in (self.secret_arn,):
+            if secret:
+                error = error.replace(secret, "***")
+        error = _CREDENTIAL.sub(lambda m: m.group(1) + "***", error)
+        return f"{where}: {error}" if error else where
+
     def _wait(self, client: Any, statement_id: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout_seconds
         while True:
@@ -481,7 +522,7 @@ class RedshiftWarehouseResource(WarehouseResource):
                 return desc
             if state in ("FAILED", "ABORTED"):
                 raise RuntimeError(
-                    f"Redshift statement {statement_id} {state.lower()}: {desc.get('Error', '')} "
+                    f"Redshift statement {statement_id} {state.lower()}{self._failure(desc)} "
                     "(the batch is one transaction: nothing was changed)"
                 )
             if time.monotonic() > deadline:
