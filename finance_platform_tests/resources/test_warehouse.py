@@ -84,9 +84,22 @@ def test_rows_of_another_partition_are_refused(duck):
         duck.replace_partition(DAILY_QUOTES, PART, rows(symbol="AAPL"))
 
 
-def test_partition_values_are_validated_before_any_sql(duck):
+@pytest.mark.parametrize(
+    "partition",
+    [
+        {"symbol": "IBM'; DROP", "trade_date": "2023-11-10"},
+        {"symbol": "IBM\n", "trade_date": "2023-11-10"},
+        {"symbol": "IBM", "trade_date": "2023-11-10' OR '1'='1"},
+        {"symbol": "IBM", "trade_date": "2023-11-10\n"},
+        {"symbol": "A" * 17, "trade_date": "2023-11-10"},  # wider than VARCHAR(16)
+    ],
+)
+def test_partition_values_are_validated_before_any_sql(duck, partition):
     with pytest.raises(ValueError, match="unexpected characters"):
-        duck.replace_partition(DAILY_QUOTES, {"symbol": "IBM'; DROP", "trade_date": "x"}, None)
+        duck.replace_partition(DAILY_QUOTES, partition, None)
+    resource = RedshiftWarehouseResource(workgroup_name="finance", iam_role_arn=ROLE)
+    with pytest.raises(ValueError, match="unexpected characters"):
+        resource.partition_sql(DAILY_QUOTES, partition, None, has_rows=False)
 
 
 def _redshift_client():
@@ -110,15 +123,41 @@ def _redshift(monkeypatch, client, **config) -> RedshiftWarehouseResource:
     )
 
 
+def _stub_batch(client, statement_id: str, sqls: list[str], name: str, result_rows: list[int]):
+    """A Stubber expecting exactly this batch, then polls until FINISHED with these counts."""
+    from botocore.stub import Stubber
+
+    stub = Stubber(client)
+    stub.add_response(
+        "batch_execute_statement",
+        {"Id": statement_id},
+        {"WorkgroupName": "finance", "Database": "finance", "Sqls": sqls, "StatementName": name},
+    )
+    for status in ("SUBMITTED", "PICKED", "STARTED"):
+        stub.add_response(
+            "describe_statement", {"Id": statement_id, "Status": status}, {"Id": statement_id}
+        )
+    subs = [
+        {"Id": f"{statement_id}:{i}", "Status": "FINISHED", "ResultRows": n}
+        for i, n in enumerate(result_rows, start=1)
+    ]
+    stub.add_response(
+        "describe_statement",
+        {"Id": statement_id, "Status": "FINISHED", "SubStatements": subs},
+        {"Id": statement_id},
+    )
+    return stub
+
+
 def _expected_sqls(uri: str) -> list[str]:
     cols = DAILY_QUOTES.file_columns
     stage = ", ".join(f"{c} {DAILY_QUOTES.columns[c]}" for c in cols)
     return [
         "CREATE SCHEMA IF NOT EXISTS market",
         DAILY_QUOTES.create_sql(),
-        "DELETE FROM market.daily_quotes WHERE symbol = 'IBM' AND trade_date = '2023-11-10'",
         f"CREATE TEMP TABLE stage_daily_quotes ({stage})",
         f"COPY stage_daily_quotes FROM '{uri}/' IAM_ROLE '{ROLE}' FORMAT AS PARQUET",
+        "DELETE FROM market.daily_quotes WHERE symbol = 'IBM' AND trade_date = '2023-11-10'",
         f"INSERT INTO market.daily_quotes (symbol, trade_date, {', '.join(cols)}) "
         f"SELECT 'IBM', '2023-11-10', {', '.join(cols)} FROM stage_daily_quotes",
         "DROP TABLE stage_daily_quotes",
@@ -126,45 +165,11 @@ def _expected_sqls(uri: str) -> list[str]:
 
 
 def test_redshift_replaces_a_partition_in_one_batch_transaction(monkeypatch):
-    boto3 = pytest.importorskip("boto3")
-    from botocore.stub import Stubber
-
-    client = boto3.client(
-        "redshift-data",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = _redshift_client()
     uri = "s3://finance-lake/curated/quotes/symbol=IBM/trade_date=2023-11-10"
-    stub = Stubber(client)
-    stub.add_response(
-        "batch_execute_statement",
-        {"Id": "stmt-1"},
-        {
-            "WorkgroupName": "finance",
-            "Database": "finance",
-            "Sqls": _expected_sqls(uri),
-            "StatementName": "replace market.daily_quotes symbol=IBM trade_date=2023-11-10",
-        },
-    )
-    stub.add_response(
-        "describe_statement",
-        {"Id": "stmt-1", "Status": "STARTED"},
-        {"Id": "stmt-1"},
-    )
-    subs = [
-        {"Id": f"stmt-1:{i}", "Status": "FINISHED", "ResultRows": n}
-        for i, n in enumerate([0, 0, 1, 0, 1, 1, 0], start=1)
-    ]
-    stub.add_response(
-        "describe_statement",
-        {"Id": "stmt-1", "Status": "FINISHED", "SubStatements": subs},
-        {"Id": "stmt-1"},
-    )
-    monkeypatch.setattr(wh, "_redshift_data_client", lambda region: client)
-    resource = RedshiftWarehouseResource(
-        workgroup_name="finance", database="finance", iam_role_arn=ROLE, poll_seconds=0.01
-    )
+    name = "replace market.daily_quotes symbol=IBM trade_date=2023-11-10"
+    stub = _stub_batch(client, "stmt-1", _expected_sqls(uri), name, [0, 0, 0, 1, 1, 1, 0])
+    resource = _redshift(monkeypatch, client)
     with stub:
         result = resource.replace_partition(DAILY_QUOTES, PART, rows(), uri)
         stub.assert_no_pending_responses()
@@ -299,6 +304,20 @@ def test_rows_outside_the_ranges_are_refused(duck):
         )
 
 
+def test_rows_repeating_a_key_are_refused_by_both_engines(monkeypatch, duck):
+    """DuckDB's primary key would catch a repeat; Redshift's does not, so both check first."""
+    from botocore.stub import Stubber
+
+    twice = quotes([("IBM", "2023-11-06", 1.0), ("IBM", "2023-11-06", 2.0)])
+    ranges = [KeyRange("IBM", "2023-11-06", "2023-11-10")]
+    client = _redshift_client()
+    resource = _redshift(monkeypatch, client)
+    with Stubber(client), pytest.raises(ValueError, match="repeat a key"):
+        resource.replace_ranges(DAILY_QUOTES, ranges, twice, STAGE_URI)
+    with pytest.raises(ValueError, match="repeat a key"):
+        duck.replace_ranges(DAILY_QUOTES, ranges, twice)
+
+
 @pytest.mark.integration
 def test_no_ranges_change_nothing(duck):
     seed = [("IBM", "2023-11-10", 1.0)]
@@ -389,68 +408,28 @@ EXPECTED_RANGE_SQLS = [
 ]
 
 
-def test_redshift_replaces_ranges_in_one_batch_transaction(monkeypatch):
-    from botocore.stub import Stubber
+RANGES_NAME = (
+    "replace market.daily_quotes IBM 2023-11-06..2023-11-10, "
+    "IBM 2023-11-20..2023-11-21, BRK.B 2023-11-06..2023-11-06"
+)
 
+
+def test_redshift_replaces_ranges_in_one_batch_transaction(monkeypatch):
     client = _redshift_client()
-    stub = Stubber(client)
-    stub.add_response(
-        "batch_execute_statement",
-        {"Id": "stmt-7"},
-        {
-            "WorkgroupName": "finance",
-            "Database": "finance",
-            "Sqls": EXPECTED_RANGE_SQLS,
-            "StatementName": "replace market.daily_quotes IBM 2023-11-06..2023-11-10, "
-            "IBM 2023-11-20..2023-11-21, BRK.B 2023-11-06..2023-11-06",
-        },
-    )
-    for status in ("SUBMITTED", "PICKED", "STARTED"):
-        stub.add_response(
-            "describe_statement", {"Id": "stmt-7", "Status": status}, {"Id": "stmt-7"}
-        )
-    subs = [
-        {"Id": f"stmt-7:{i}", "Status": "FINISHED", "ResultRows": n}
-        for i, n in enumerate([0, 0, 0, 8, 6, 8, 0], start=1)
-    ]
-    stub.add_response(
-        "describe_statement",
-        {"Id": "stmt-7", "Status": "FINISHED", "SubStatements": subs},
-        {"Id": "stmt-7"},
-    )
+    counts = [0, 0, 0, 8, 6, 8, 0]  # COPY 8 staged, DELETE 6 old, INSERT 8 new
+    stub = _stub_batch(client, "stmt-7", EXPECTED_RANGE_SQLS, RANGES_NAME, counts)
     resource = _redshift(monkeypatch, client)
     with stub:
         result = resource.replace_ranges(DAILY_QUOTES, RANGES, _ranges_frame(), STAGE_URI)
-        stub.assert_no_pending_responses()
-    assert (result.rows_deleted, result.rows_inserted) == (6, 8)  # DELETE's and INSERT's counts
+        stub.assert_no_pending_responses()  # polled through SUBMITTED, PICKED, STARTED
+    assert (result.rows_deleted, result.rows_inserted) == (6, 8)
     assert (result.statement_id, result.engine, result.ranges) == ("stmt-7", "redshift", RANGES)
 
 
 def test_redshift_ranges_without_rows_only_delete(monkeypatch):
-    from botocore.stub import Stubber
-
     client = _redshift_client()
-    stub = Stubber(client)
-    stub.add_response(
-        "batch_execute_statement",
-        {"Id": "stmt-8"},
-        {
-            "WorkgroupName": "finance",
-            "Database": "finance",
-            "Sqls": [EXPECTED_RANGE_SQLS[0], EXPECTED_RANGE_SQLS[1], EXPECTED_RANGE_SQLS[4]],
-            "StatementName": "replace market.daily_quotes IBM 2023-11-06..2023-11-10, "
-            "IBM 2023-11-20..2023-11-21, BRK.B 2023-11-06..2023-11-06",
-        },
-    )
-    subs = [
-        {"Id": f"stmt-8:{i}", "Status": "FINISHED", "ResultRows": n}
-        for i, n in [(1, 0), (2, 0), (3, 4)]
-    ]
-    stub.add_response(
-        "describe_statement",
-        {"Id": "stmt-8", "Status": "FINISHED", "SubStatements": subs},
-        {"Id": "stmt-8"},
-    )
+    delete_only = [EXPECTED_RANGE_SQLS[0], EXPECTED_RANGE_SQLS[1], EXPECTED_RANGE_SQLS[4]]
+    stub = _stub_batch(client, "stmt-8", delete_only, RANGES_NAME, [0, 0, 4])
     resource = _redshift(monkeypatch, client)
     with stub:
         result = resource.replace_ranges(DAILY_QUOTES, RANGES, None, None)
