@@ -209,16 +209,19 @@ class _Keys:
         missing = [c for c in table.columns if c not in frame.columns]
         if missing:
             raise ValueError(f"rows for {table.name} lack columns {missing}")
+        import pandas as pd  # lazy
+
         key = {c: _key_text(table, frame, c) for c in table.partition_columns}
-        inside = frame.index.to_series(index=frame.index).isna()  # all False
+        inside = pd.Series(False, index=frame.index)
         for term in self.terms:
-            match = ~inside
+            match = pd.Series(True, index=frame.index)
             for column, values in term:
                 if len(values) == 1:
-                    match &= key[column] == values[0]
+                    match &= (key[column] == values[0]).fillna(False)
                 else:
-                    match &= (key[column] >= values[0]) & (key[column] <= values[1])
-            inside |= match.fillna(False)
+                    between = (key[column] >= values[0]) & (key[column] <= values[1])
+                    match &= between.fillna(False)
+            inside |= match
         if not bool(inside.all()):
             outside = frame.loc[~inside, list(table.partition_columns)].head(5)
             raise ValueError(
@@ -495,11 +498,25 @@ class RedshiftWarehouseResource(WarehouseResource):
                     "(the batch is one transaction: nothing was changed)"
                 )
             if time.monotonic() > deadline:
+                # Left running, the batch could still commit after the step has failed.
                 raise TimeoutError(
                     f"Redshift statement {statement_id} still {state} after "
-                    f"{self.timeout_seconds:.0f}s"
+                    f"{self.timeout_seconds:.0f}s; {self._cancel(client, statement_id)}"
                 )
             time.sleep(self.poll_seconds)
+
+    @staticmethod
+    def _cancel(client: Any, statement_id: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError  # lazy
+
+        try:
+            client.cancel_statement(Id=statement_id)
+        except (BotoCoreError, ClientError) as exc:
+            return (
+                f"cancelling it failed ({type(exc).__name__}), so it may still commit; "
+                "re-running the same keys replaces them again"
+            )
+        return "cancelled it: the batch is one transaction, so it rolls back as a whole"
 
 
 def build_warehouse(env: str, duckdb_path: str, aws_region: str | None = None) -> WarehouseResource:

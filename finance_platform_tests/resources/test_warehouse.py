@@ -469,6 +469,29 @@ def test_redshift_failed_batch_names_the_statement_and_error_but_no_secret(monke
     assert SECRET not in message and "testing" not in message
 
 
+@pytest.mark.parametrize(
+    ("cancel_fails", "said"),
+    [(False, "cancelled it: .* rolls back"), (True, "cancelling it failed.*may still commit")],
+)
+def test_redshift_batch_still_running_at_the_timeout_is_cancelled(monkeypatch, cancel_fails, said):
+    """Left running, the batch could commit after the step failed and a retry started."""
+    from botocore.stub import Stubber
+
+    client = _redshift_client()
+    stub = Stubber(client)
+    stub.add_response("batch_execute_statement", {"Id": "stmt-11"})
+    running = {"Id": "stmt-11", "Status": "STARTED"}
+    stub.add_response("describe_statement", running, {"Id": "stmt-11"})
+    if cancel_fails:
+        stub.add_client_error("cancel_statement", "ValidationException", "Could not cancel")
+    else:
+        stub.add_response("cancel_statement", {"Status": True}, {"Id": "stmt-11"})
+    resource = _redshift(monkeypatch, client, timeout_seconds=0)
+    with stub, pytest.raises(TimeoutError, match=f"stmt-11 still STARTED.*{said}"):
+        resource.replace_ranges(DAILY_QUOTES, RANGES, None, None)
+    stub.assert_no_pending_responses()
+
+
 def test_redshift_no_ranges_send_nothing(monkeypatch):
     from botocore.stub import Stubber
 
