@@ -58,9 +58,11 @@ def test_partition_flows_from_reply_to_warehouse(ibm_server, market_resources, l
     assert raw_meta["calls_made"].value == 1
     assert "apikey" not in json.dumps(raw_meta["requests"].value)
 
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert len(checks) == 16 and all(e.passed for e in checks.values())
-    assert checks["row_count_between_1_and_10000"].metadata["observed_value"].value == 100
+    (check,) = result.get_asset_check_evaluations()
+    assert check.check_name == "stock_data_suite" and check.passed
+    assert check.partition == "2023-11-10|IBM"
+    assert check.metadata["rules_passed"].value == 16
+    assert check.metadata["rows_validated"].value == 100
 
     validation = json.loads(
         (lake_root / f"validation/quotes/symbol=IBM/sha256={entry['sha256']}.json").read_text()
@@ -135,13 +137,12 @@ def test_blocking_check_failure_stops_curated_and_warehouse(market_resources, la
         resources = {**market_resources, "alpha_vantage": _client(server.url)}
         # the corrupted bar's own day: a row-level rule fails the day whose bar broke it
         result = _materialize(resources, "2023-11-09|IBM", raise_on_error=False)
-    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-    assert "high_non_negative" in failed and "close_at_most_high" in failed
-    evaluation = next(
-        e for e in result.get_asset_check_evaluations() if e.check_name == "high_non_negative"
-    )
-    assert evaluation.metadata["unexpected_count"].value == 1
-    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    rules = evaluation.metadata["failed_rules"].value.split(", ")
+    assert "high_non_negative" in rules and "close_at_most_high" in rules
+    failures = {f["rule"]: f for f in evaluation.metadata["failures"].value}
+    assert failures["high_non_negative"]["unexpected_count"] == 1
     assert result.asset_materializations_for_node("curated_quotes") == []
     assert result.asset_materializations_for_node("warehouse_daily_quotes") == []
     assert not (lake_root / "curated/quotes").exists()
@@ -152,8 +153,10 @@ def test_missing_bar_for_the_partition_day_blocks_downstream(ibm_server, market_
     resources = {**market_resources, "alpha_vantage": _client(ibm_server.url)}
     # 2023-11-13 is a trading day after the fixture's last bar (2023-11-10).
     result = _materialize(resources, "2023-11-13|IBM", raise_on_error=False)
-    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
-    assert failed == {"partition_bar_present"}
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.metadata["failed_rules"].value == "partition_bar_present"
+    assert "not published yet" in evaluation.description
     assert result.asset_materializations_for_node("warehouse_daily_quotes") == []
 
 

@@ -40,11 +40,17 @@ def test_assets_keys_group_and_partitions():
     assert quote_partitions.has_partition_key("2023-11-10|IBM")
 
 
-def test_every_expectation_is_a_visible_check_on_raw_quotes():
+def test_every_rule_of_the_suite_is_named_by_the_one_partitioned_check_on_raw_quotes():
     graph = _repo().asset_graph
-    names = {k.name for k in graph.asset_check_keys if k.asset_key == dg.AssetKey("raw_quotes")}
-    assert {"high_non_negative", "trade_date_not_null", "row_count_between_1_and_10000"} <= names
-    assert "partition_bar_present" in names and len(names) == 16
+    keys = [k for k in graph.asset_check_keys if k.asset_key == dg.AssetKey("raw_quotes")]
+    assert [k.name for k in keys] == ["stock_data_suite"]
+    from finance_platform.defs.market.checks import raw_quotes_quality
+
+    (node,) = raw_quotes_quality.check_specs
+    assert node.blocking and node.partitions_def is not None
+    for rule in ("high_non_negative", "trade_date_not_null", "row_count_between_1_and_10000"):
+        assert f"`{rule}`" in node.description
+    assert "`partition_bar_present`" in node.description
 
 
 def test_latest_trading_days_skips_weekends_and_holidays():
