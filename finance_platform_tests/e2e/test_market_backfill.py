@@ -385,7 +385,8 @@ def test_the_daily_quota_stops_a_backfill_cleanly_and_a_reexecution_finishes_it(
     stack.start_sandbox(per_day=1)
     state_dir = Path(stack.env["DAGSTER_HOME"]) / "alpha_vantage_limits"
     (state_file,) = state_dir.glob("*.json")
-    assert state_file.name == f"127.0.0.1_{stack.sandbox.port}-{FREE_PER_MINUTE}-{FREE_PER_DAY}.json"
+    limits = f"{FREE_PER_MINUTE}-{FREE_PER_DAY}"
+    assert state_file.name == f"127.0.0.1_{stack.sandbox.port}-{limits}.json"
     state = json.loads(state_file.read_text())
     assert state["count"] == 1 + 1 + RUN_RETRIES  # it counted each request it sent today
     state["day"] = (dt.date.fromisoformat(state["day"]) - dt.timedelta(days=1)).isoformat()

@@ -12,6 +12,7 @@ Failures raise ``ServiceError`` with the tail of the process's log.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -116,29 +117,37 @@ class Process:
                 f"{self.name} exited ({self.proc.returncode}); log {self.log}:\n{tail(self.log)}"
             )
 
+    def terminate(self) -> None:
+        _signal_group(self.proc, signal.SIGTERM)
+
     def stop(self, timeout: float = 30) -> None:
         stop_group(self.proc, timeout)
 
 
 def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
     """SIGTERM the process group of ``proc`` (started with its own session), then SIGKILL."""
-    if proc.poll() is not None:
-        return
+    _signal_group(proc, signal.SIGTERM)
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _signal_group(proc, signal.SIGKILL)
         proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+            os.killpg(proc.pid, signum)
 
 
 def stop_all(*processes: Process | Sandbox | None) -> None:
-    """Stop each one in the order given (the daemon before the webserver), skipping ``None``."""
-    for process in processes:
-        if process is not None:
-            process.stop()
+    """Stop them all, skipping ``None``: signalled in the order given (the daemon before the
+    webserver, so it launches nothing more), then waited for together."""
+    running = [p for p in processes if p is not None]
+    for process in running:
+        process.terminate()
+    for process in running:
+        process.stop()
 
 
 @dataclass
@@ -184,7 +193,8 @@ def start_webserver(env: dict[str, str], log: Path, port: int | None = None) -> 
 
 def start_daemon(env: dict[str, str], log: Path) -> Process:
     """``dagster-daemon run``: queued runs, backfills, sensors, run retries."""
-    return Process.start("dagster-daemon", ["dagster._daemon", "run", "-w", str(WORKSPACE)], env, log)
+    args = ["dagster._daemon", "run", "-w", str(WORKSPACE)]
+    return Process.start("dagster-daemon", args, env, log)
 
 
 def dagster_cli(env: dict[str, str], *args: str, timeout: float = 180) -> str:
@@ -227,6 +237,7 @@ class Sandbox:
     url: str
     log: Path
     counts: SandboxCounts | None = field(default=None, init=False)
+    _terminated: bool = field(default=False, init=False)
 
     @classmethod
     def start(
@@ -262,11 +273,16 @@ class Sandbox:
     def port(self) -> int:
         return int(self.url.split(":")[-1].split("/")[0])
 
+    def terminate(self) -> None:
+        """SIGTERM, once: a second one could interrupt the line that says what it served."""
+        if not self._terminated:
+            self._terminated = True
+            _signal_group(self.proc, signal.SIGTERM)
+
     def stop(self) -> SandboxCounts:
         """Stop it (idempotent) and return what it served."""
         if self.counts is None:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+            self.terminate()
             out, _ = self.proc.communicate(timeout=30)
             found = _SERVED.search(out or "")
             if not found:
@@ -358,7 +374,9 @@ mutation Reexecute($params: ReexecutionParams!) {
 """
 
 
-def launch_partition_backfill(base_url: str, partitions: Iterable[str], assets: Iterable[str]) -> str:
+def launch_partition_backfill(
+    base_url: str, partitions: Iterable[str], assets: Iterable[str]
+) -> str:
     """Launch a backfill of ``assets`` x ``partitions`` as the UI does; its id."""
     params = {
         "partitionNames": list(partitions),
@@ -378,7 +396,8 @@ def backfill_status(base_url: str, backfill_id: str) -> str:
 
 
 def backfill_runs(base_url: str, backfill_id: str) -> list[dict]:
-    """Every run tagged with the backfill (retries and re-executions keep the tag)."""
+    """Every run tagged with the backfill: its own and the daemon's automatic retries of them
+    (a re-execution launched from the UI or ``reexecute_run`` does not carry the tag)."""
     found = graphql(base_url, _BACKFILL_RUNS, tag=backfill_id)["runsOrError"]
     if found["__typename"] != "Runs":
         raise ServiceError(f"runs of backfill {backfill_id}: {found}")
