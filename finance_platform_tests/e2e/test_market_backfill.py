@@ -102,11 +102,16 @@ class MarketStack:
             ALPHAVANTAGE_PLAN="free",
         )
         self.sandbox: Sandbox | None = None
-        self.start_sandbox(per_day)
-        self.env["ALPHAVANTAGE_BASE_URL"] = self.sandbox.url
-        self.web: Webserver = start_webserver(self.env, logs / "webserver.log")
+        self.web: Webserver | None = None
         self.daemon: Process | None = None
-        self.web.wait_until_loaded()
+        try:
+            self.start_sandbox(per_day)
+            self.env["ALPHAVANTAGE_BASE_URL"] = self.sandbox.url
+            self.web = start_webserver(self.env, logs / "webserver.log")
+            self.web.wait_until_loaded()
+        except BaseException:
+            self.stop()
+            raise
 
     def start_sandbox(self, per_day: int) -> None:
         """(Re)start the sandbox on the same port (the runs' base URL): a fresh daily count."""
@@ -403,5 +408,7 @@ def test_the_daily_quota_stops_a_backfill_cleanly_and_a_reexecution_finishes_it(
     assert (counts.served, counts.throttled) == (1, 0), counts  # exactly one more call
     assert stack.stored_replies() == {s: 1 for s in SYMBOLS}
     partitions = [f"{d}|{s}" for d in dates for s in SYMBOLS]
-    assert sorted(_raw_materializations(url, partitions)) == sorted(partitions)
+    raw = _raw_materializations(url, partitions)
+    assert sorted(raw) == sorted(partitions)
+    assert all(len(m) == 1 for m in raw.values()), {p: len(m) for p, m in raw.items()}
     _assert_warehouse_matches_sandbox(stack.warehouse_rows(), dates)
