@@ -9,16 +9,10 @@ headless Debian Chromium driven by Playwright. Screenshots and logs go to
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
-import socket
+import re
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +20,19 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from finance_platform_tests.support import services
+from finance_platform_tests.support.services import (
+    REPO,
+    Process,
+    ServiceError,
+    Webserver,
+    instance_env,
+    start_webserver,
+    stop_all,
+    tail,
+    weekdays,
+)
+
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 
 # Small enough for CI, big enough that the UI has something to show in both groups.
@@ -49,17 +55,8 @@ CHROMIUM_ARGS = [
 # the key is the one its CommunityNux component stores when "Skip" is clicked.
 DISMISS_COMMUNITY_DIALOG = "window.localStorage.setItem('communityNux', JSON.stringify('1'));"
 
-# Never let a developer's key, webhook or settings leak into the demo instance.
-_STRIPPED_VARS = (
-    "ALPHAVANTAGE_API_KEY",
-    "ALPHAVANTAGE_BASE_URL",
-    "SLACK_WEBHOOK_URL",
-    "SLACK_BOT_TOKEN",
-    "FINANCE_ENV",
-    "FINANCE_ENGINE",
-    "FINANCE_QUOTES_START",
-    "DAGSTER_HOME",
-)
+# The demo prints "[1/2] market quotes <first>..<last>|<symbol>" per ranged run.
+_DEMO_RANGE = re.compile(r"market quotes (\d{4}-\d\d-\d\d)\.\.(\d{4}-\d\d-\d\d)\|")
 
 
 @dataclass(frozen=True)
@@ -68,104 +65,27 @@ class DemoInstance:
 
     root: Path
     env: dict[str, str]
-    days: int
+    days: int  # trading days asked for (--days)
     symbols: tuple[str, ...]
     customers: int
     seconds: float
+    # The date partitions the demo's ranged runs covered: every weekday from the first to the
+    # last of those trading days, so a market holiday in between is one more (zero-row) day.
+    partition_dates: tuple[str, ...] = ()
+
+    @property
+    def quote_partitions(self) -> int:
+        """How many (date, symbol) partitions of each market asset the demo materialized."""
+        return len(self.partition_dates) * len(self.symbols)
 
 
-def _tail(text: str, lines: int = 60) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def post_graphql(base_url: str, query: str, variables: dict[str, Any] | None = None) -> dict:
-    """POST a query to the webserver's own GraphQL API; fail on transport or GraphQL errors."""
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    request = urllib.request.Request(
-        f"{base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        payload = json.load(response)
-    if payload.get("errors"):
-        raise AssertionError(f"GraphQL errors: {json.dumps(payload['errors'], indent=2)[:3000]}")
-    return payload["data"]
-
-
-_LOCATION_STATUS = """
-{
-  workspaceOrError {
-    __typename
-    ... on Workspace {
-      locationEntries {
-        name
-        loadStatus
-        locationOrLoadError { __typename ... on PythonError { message } }
-      }
-    }
-  }
-}
-"""
-
-
-def _wait_until_loaded(base_url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
-    """Wait for /server_info, then for the code location to finish loading."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"dagster-webserver exited ({proc.returncode}):\n{_tail(log.read_text())}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/server_info", timeout=5):
-                pass
-            entries = post_graphql(base_url, _LOCATION_STATUS)["workspaceOrError"][
-                "locationEntries"
-            ]
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.5)
-            continue
-        if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-            errors = [
-                f"{e['name']}: {e['locationOrLoadError']['message']}"
-                for e in entries
-                if e["locationOrLoadError"]["__typename"] == "PythonError"
-            ]
-            if errors:
-                pytest.fail("code location failed to load in the webserver:\n" + "\n".join(errors))
-            return
-        time.sleep(0.5)
-    pytest.fail(f"dagster-webserver not ready after {timeout:.0f} s:\n{_tail(log.read_text())}")
-
-
-def _demo_env(root: Path) -> dict[str, str]:
-    home = root / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_VARS}
-    env.update(
-        DAGSTER_HOME=str(home),
-        FINANCE_LAKE_ROOT=str(root / "lake"),
-        FINANCE_WAREHOUSE_PATH=str(root / "warehouse.duckdb"),
-        FINANCE_SYMBOLS=",".join(DEMO_SYMBOLS),
-        GX_ANALYTICS_ENABLED="false",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process started with its own session, children included."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+def _demo_partition_dates(log: Path) -> tuple[str, ...]:
+    """The weekday range the demo's market runs covered, as its log says."""
+    ranges = set(_DEMO_RANGE.findall(log.read_text()))
+    if len(ranges) != 1:
+        pytest.fail(f"expected one market date range in {log}, found {sorted(ranges)}")
+    ((first, last),) = ranges
+    return tuple(weekdays(first, last))
 
 
 @pytest.fixture(scope="session")
@@ -179,62 +99,57 @@ def _demo_and_webserver(
     location is loaded.
     """
     root = tmp_path_factory.mktemp("e2e")
-    env = _demo_env(root)
+    env = instance_env(root, FINANCE_SYMBOLS=",".join(DEMO_SYMBOLS))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     demo_log, web_log = ARTIFACTS / "demo.log", ARTIFACTS / "webserver.log"
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    for log in (demo_log, web_log):
+        log.unlink(missing_ok=True)
     started = time.monotonic()
-    with demo_log.open("w") as dlog, web_log.open("w") as wlog:
-        demo = subprocess.Popen(
-            [sys.executable, "-m", "finance_platform.demo"]
-            + ["--days", str(DEMO_DAYS), "--customers", str(DEMO_CUSTOMERS)],
-            cwd=REPO,
-            env=env,
-            stdout=dlog,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        web = None
+    demo = Process.start(
+        "demo",
+        ["finance_platform.demo", "--days", str(DEMO_DAYS), "--customers", str(DEMO_CUSTOMERS)],
+        env,
+        demo_log,
+    )
+    web: Webserver | None = None
+    try:
+        # Let the demo create the instance's SQLite storage first: two processes
+        # creating the same tables at once can collide.
+        runs_db = Path(env["DAGSTER_HOME"]) / "history" / "runs.db"
+        deadline = time.monotonic() + 300
+        while not runs_db.exists() and demo.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        web = start_webserver(env, web_log)
         try:
-            # Let the demo create the instance's SQLite storage first: two processes
-            # creating the same tables at once can collide.
-            runs_db = Path(env["DAGSTER_HOME"]) / "history" / "runs.db"
-            deadline = time.monotonic() + 300
-            while not runs_db.exists() and demo.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.5)
-            web = subprocess.Popen(
-                [sys.executable, "-m", "dagster_webserver", "-w", str(REPO / "workspace.yaml")]
-                + ["-h", "127.0.0.1", "-p", str(port)],
-                cwd=REPO,
-                env=env,
-                stdout=wlog,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: the code server goes down too
+            returncode = demo.proc.wait(timeout=900)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"demo still running after 900 s:\n{tail(demo_log)}")
+        demo_seconds = time.monotonic() - started
+        if returncode != 0:
+            pytest.fail(
+                f"demo materialization failed (exit {returncode}, full log in "
+                f"{demo_log}):\n{tail(demo_log)}"
             )
-            try:
-                returncode = demo.wait(timeout=900)
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"demo still running after 900 s:\n{_tail(demo_log.read_text())}")
-            demo_seconds = time.monotonic() - started
-            if returncode != 0:
-                pytest.fail(
-                    f"demo materialization failed (exit {returncode}, full log in "
-                    f"{demo_log}):\n{_tail(demo_log.read_text())}"
-                )
-            _wait_until_loaded(base_url, web, web_log, timeout=240)
-            instance = DemoInstance(
-                root, env, DEMO_DAYS, DEMO_SYMBOLS, DEMO_CUSTOMERS, demo_seconds
-            )
-            print(
-                f"\ne2e: demo {demo_seconds:.0f} s, webserver ready "
-                f"{time.monotonic() - started:.0f} s after start"
-            )
-            yield instance, base_url
-        finally:
-            _stop(demo)
-            if web is not None:
-                _stop(web)
+        try:
+            web.wait_until_loaded(timeout=240)
+        except ServiceError as exc:
+            pytest.fail(str(exc))
+        instance = DemoInstance(
+            root,
+            env,
+            DEMO_DAYS,
+            DEMO_SYMBOLS,
+            DEMO_CUSTOMERS,
+            demo_seconds,
+            _demo_partition_dates(demo_log),
+        )
+        print(
+            f"\ne2e: demo {demo_seconds:.0f} s, webserver ready "
+            f"{time.monotonic() - started:.0f} s after start"
+        )
+        yield instance, web.url
+    finally:
+        stop_all(demo, web)
 
 
 @pytest.fixture(scope="session")
@@ -254,7 +169,7 @@ def graphql(dagster_ui: str) -> Callable[..., dict]:
     """``graphql(query, **variables)`` against the running webserver."""
 
     def run(query: str, **variables: Any) -> dict:
-        return post_graphql(dagster_ui, query, variables)
+        return services.graphql(dagster_ui, query, **variables)
 
     return run
 
