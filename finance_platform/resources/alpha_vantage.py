@@ -321,6 +321,18 @@ class RateLimiter:
         if state["not_before"] is None:
             state.pop("not_before")
 
+    def exhaust_day(self) -> None:
+        """Record today's quota as used up (the service said so), in the shared state too."""
+        if self.per_day is None:
+            return
+        with self._lock, self._shared_state() as state:
+            if state is not None:
+                self._load(state)
+            self._day = self._today()
+            self._day_count = max(self._day_count, self.per_day)
+            if state is not None:
+                self._dump(state)
+
     def defer(self, seconds: float) -> None:
         """Hold every caller back for ``seconds`` (after the server said 'slow down')."""
         self._not_before = max(self._not_before, self._clock() + seconds)
@@ -639,6 +651,10 @@ class AlphaVantageResource(dg.ConfigurableResource):
                 )
             message = redact(result.message, key)
             last = AlphaVantageError(result.kind, message, request)
+            if result.kind is ReplyKind.DAILY_LIMIT:
+                # The service has the last word on the day's quota (another client may share
+                # the key): record it as spent, so every run plans with 0 left until the reset.
+                limiter.exhaust_day()
             if result.kind not in RETRYABLE:
                 break
             notices.append(result.kind.value)

@@ -13,6 +13,8 @@ import re
 
 import pytest
 
+from finance_platform.settings import load_settings
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 GROUPS = {"market", "customers"}
@@ -242,12 +244,13 @@ def test_partition_stats_match_what_the_demo_built(assets, demo_instance):
         # date x symbol: every weekday since FINANCE_QUOTES_START for each demo symbol.
         assert stats["numPartitions"] % len(demo_instance.symbols) == 0, (key, stats)
         days = stats["numPartitions"] // len(demo_instance.symbols)
-        weekdays_since_2020 = sum(
+        start = load_settings().quotes_start
+        weekdays_since_start = sum(
             1
-            for i in range((dt.date.today() - dt.date(2020, 1, 1)).days + 1)
-            if (dt.date(2020, 1, 1) + dt.timedelta(days=i)).weekday() < 5
+            for i in range((dt.date.today() - start).days + 1)
+            if (start + dt.timedelta(days=i)).weekday() < 5
         )
-        assert abs(days - weekdays_since_2020) <= 2, (key, days, weekdays_since_2020)
+        assert abs(days - weekdays_since_start) <= 2, (key, days, weekdays_since_start)
 
 
 def test_every_job_launches_with_launchpad_defaults(graphql):

@@ -141,7 +141,8 @@ def test_quota_is_planned_stops_cleanly_and_the_next_day_resumes(
     data = failure.step_failure_data
     meta = data.user_failure_data.metadata
     assert meta["calls_needed"].value == 2
-    assert meta["quota_remaining"].value == 1
+    assert meta["quota_remaining_before"].value == 1
+    assert meta["quota_remaining"].value == 0  # IBM's call spent the last one
     assert meta["symbols_not_fetched"].value == "AAPL"
     assert "daily quota" in data.error.message
     assert len(list((lake_root / "raw/quotes/replies").rglob("*.json"))) == 1  # IBM kept

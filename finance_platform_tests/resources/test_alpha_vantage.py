@@ -337,3 +337,22 @@ def test_local_resource_with_a_key_shares_limits_through_dagster_home(monkeypatc
     assert av.build_alpha_vantage("local").limiter_state_dir == f"{tmp_path}/alpha_vantage_limits"
     monkeypatch.delenv("ALPHAVANTAGE_API_KEY")
     assert av.build_alpha_vantage("local").limiter_state_dir is None  # sandbox: per process
+
+
+@pytest.mark.integration
+def test_the_services_daily_limit_notice_spends_the_shared_quota_for_every_run(tmp_path):
+    # Another client on the same key spent the day: the service refuses before our own count
+    # says so. Every run planning afterwards (a new resource, as a new run process) sees 0 left.
+    state = tmp_path / "limits"
+    with ReplayServer([Reply.fixture(DAILY_LIMIT)]) as server:
+        first = client(server.url, requests_per_day=25, limiter_state_dir=str(state))
+        assert first.daily_quota().remaining == 25
+        with pytest.raises(AlphaVantageError) as err:
+            first.fetch_daily("IBM")
+        assert err.value.kind is ReplyKind.DAILY_LIMIT
+        later = client(server.url, requests_per_day=25, limiter_state_dir=str(state))
+        quota = later.daily_quota()
+        assert (quota.remaining, quota.used, quota.limit) == (0, 25, 25)
+        with pytest.raises(AlphaVantageError):
+            later.fetch_daily("AAPL")
+    assert len(server.queries) == 1  # the second run never called

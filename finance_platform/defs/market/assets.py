@@ -331,12 +331,23 @@ def raw_quotes(
     }
     if not_fetched or errors:
         reasons = [f"{symbol}: [{exc.kind.value}] {exc}" for symbol, exc in errors]
-        if not_fetched and quota is not None:
+        # The quota as it stands now: the service's own daily-limit notice counts it spent.
+        quota_now = alpha_vantage.daily_quota() if quota is not None else None
+        left = (
+            "unlimited" if quota_now is None or quota_now.remaining is None else quota_now.remaining
+        )
+        if not_fetched:
+            refused_by_service = any(e.kind is ReplyKind.DAILY_LIMIT for _, e in errors)
             reasons.insert(
                 0,
-                f"daily quota: {len(wanted)} call(s) needed, {quota.remaining} left today; "
-                f"not fetched: {', '.join(not_fetched)} (fetched and stored: "
-                f"{', '.join(fetched) or 'none'}; re-run from failure after 00:00 UTC)",
+                f"daily quota: {len(wanted)} call(s) needed, "
+                + (
+                    "the service refused with its daily-limit notice"
+                    if refused_by_service
+                    else f"{quota.remaining if quota else '?'} left before this run"
+                )
+                + f", {left} left now; not fetched: {', '.join(not_fetched)} (fetched and "
+                f"stored: {', '.join(fetched) or 'none'}; re-run from failure after 00:00 UTC)",
             )
         retryable = not not_fetched and all(e.retryable for _, e in errors)
         if not_fetched:
@@ -352,9 +363,7 @@ def raw_quotes(
             metadata={
                 **summary,
                 "calls_needed": len(wanted),
-                "quota_remaining": "unlimited"
-                if quota is None or quota.remaining is None
-                else quota.remaining,
+                "quota_remaining": left,
             },
             allow_retries=retryable,
         )
