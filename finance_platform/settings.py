@@ -62,7 +62,7 @@ class Settings:
     lake_root: str = "./.lake"
     warehouse_path: str = "./.lake/warehouse.duckdb"
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
-    quotes_start: dt.date = dt.date(2025, 1, 1)
+    quotes_start: dt.date = dt.date(2020, 1, 1)
     aws_region: str = "us-east-1"
     dagster_ui_url: str = "http://127.0.0.1:3000"
     lake_keep_versions: int = 5
@@ -91,7 +91,7 @@ def load_settings() -> Settings:
         lake_root=lake_root,
         warehouse_path=_env("FINANCE_WAREHOUSE_PATH", default_wh),
         symbols=_symbols("FINANCE_SYMBOLS"),
-        quotes_start=_date("FINANCE_QUOTES_START", "2025-01-01"),
+        quotes_start=_date("FINANCE_QUOTES_START", "2020-01-01"),
         aws_region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
         dagster_ui_url=_env("FINANCE_DAGSTER_UI_URL", "http://127.0.0.1:3000").rstrip("/"),
         lake_keep_versions=_int("FINANCE_LAKE_KEEP_VERSIONS", 5),

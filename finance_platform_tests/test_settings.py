@@ -16,7 +16,7 @@ def test_local_defaults(monkeypatch: pytest.MonkeyPatch):
     assert s.lake_root == "./.lake"
     assert s.warehouse_path == ".lake/warehouse.duckdb"
     assert s.symbols == DEFAULT_SYMBOLS
-    assert s.quotes_start == dt.date(2025, 1, 1)
+    assert s.quotes_start == dt.date(2020, 1, 1)
 
 
 def test_symbols_override_is_normalised_and_deduplicated(monkeypatch: pytest.MonkeyPatch):
