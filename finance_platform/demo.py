@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     import dagster as dg
 
 DEFAULT_DAYS = 0  # 0 = every trading day from FINANCE_QUOTES_START
+# The terminal shows the runs' INFO lines (plans, calls, checks, loads), not one DEBUG line per
+# partition event (thousands in a ranged run); every event is still in the instance and the UI.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 DEFAULT_CUSTOMERS = 10_000  # the size of the bank's own sample (DATA_CONTRACT.md)
 
 
@@ -34,6 +37,9 @@ class Summary:
     rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     checks_passed: int = 0
     checks_failed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # market asset -> (partitions materialized, partitions that exist now)
+    filled: dict[str, tuple[int, int]] = field(default_factory=dict)
+    days_limit: int = 0  # --days / DEMO_DAYS (0 = every trading day from FINANCE_QUOTES_START)
 
     def add(self, label: str, result: dg.ExecuteInProcessResult) -> None:
         self.runs += 1
@@ -68,6 +74,18 @@ class Summary:
         for severity, names in sorted(self.checks_failed.items()):
             for name in sorted(set(names))[:20]:
                 lines.append(f"  {severity:<5} {name}")
+        for name, (done, total) in sorted(self.filled.items()):
+            pct = 100.0 * done / total if total else 100.0
+            lines.append(f"partitions filled: {name} {done:,} of {total:,} ({pct:.1f} %)")
+        if self.days_limit:
+            lines.append(
+                f"  (--days / DEMO_DAYS built only the latest {self.days_limit} trading days)"
+            )
+        elif any(done < total for done, total in self.filled.values()):
+            lines.append(
+                "  (not filled: days whose bar is not published yet; today's fill after the "
+                "close, by the schedule)"
+            )
         lines.append(f"runs: {self.runs} ({len(self.failed_runs)} failed)")
         for run in self.failed_runs:
             lines.append(f"  FAILED {run}")
@@ -99,17 +117,18 @@ def next_partition_date_on_or_after(day: str) -> str:
 
 
 def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance) -> Summary:
+    import dagster as dg
     from dagster._core.storage.tags import (
         ASSET_PARTITION_RANGE_END_TAG,
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
     from finance_platform.definitions import defs
-    from finance_platform.defs.market.partitions import latest_trading_days
+    from finance_platform.defs.market.partitions import latest_trading_days, quote_partitions
     from finance_platform.settings import load_settings
 
     settings = load_settings()
-    summary = Summary()
+    summary = Summary(days_limit=days)
     tags = {"finance/launched_by": "make-demo"}
     if not os.environ.get("ALPHAVANTAGE_API_KEY"):
         tags["finance/data_source"] = "synthetic-sandbox"
@@ -125,6 +144,7 @@ def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance)
         print(f"[{n}/{len(settings.symbols)}] market quotes {label}", flush=True)
         result = market_job.execute_in_process(
             instance=instance,
+            run_config=QUIET_CONSOLE,
             tags={
                 **tags,
                 ASSET_PARTITION_RANGE_START_TAG: f"{first}|{symbol}",
@@ -133,13 +153,19 @@ def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance)
             raise_on_error=False,
         )
         summary.add(label, result)
+    for asset in ("raw_quotes", "curated_quotes", "warehouse_daily_quotes"):
+        done = len(instance.get_materialized_partitions(dg.AssetKey(asset)))
+        summary.filled[asset] = (done, quote_partitions.get_num_partitions())
 
     if ensure_sample_deliveries(settings.lake_root, customers, seed):
         print(f"generated sample customer files for {customers:,} customers", flush=True)
     print("customer analytics (group customers)", flush=True)
     customers_job = defs.resolve_job_def("customers_job")
     summary.add(
-        "", customers_job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        "",
+        customers_job.execute_in_process(
+            instance=instance, run_config=QUIET_CONSOLE, tags=tags, raise_on_error=False
+        ),
     )
     return summary
 
