@@ -102,6 +102,7 @@ def main() -> None:
     p.add_argument("delivery"); p.add_argument("out")
     p.add_argument("--memory", default="2GB"); p.add_argument("--threads", type=int, default=2)
     p.add_argument("--split-mb", type=int, default=16); p.add_argument("--show-sql", action="store_true")
+    p.add_argument("--order", action="store_true")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     beh, base = run_sql.files(a.delivery)
@@ -120,6 +121,8 @@ def main() -> None:
         run_sql.spark_read(spark, base).createOrReplaceTempView("raw_base")
         con = ibis.pyspark.connect(spark)
     out = rules(con.table("raw_behavior"), con.table("raw_base"))
+    if a.order:
+        out["order"] = con.table("raw_behavior").select("_row", "id")
     for name, expr in out.items():
         if a.show_sql:
             print(ibis.to_sql(expr, dialect="duckdb" if a.engine == "duckdb" else "spark"))
