@@ -18,6 +18,6 @@ spark.sql(sqlglot.transpile(SETUP, read="duckdb", write="spark")[0]).createOrRep
 for name, q in QUERIES.items():
     d = con.sql(q)
     s = spark.sql(sqlglot.transpile(q, read="duckdb", write="spark")[0])
-    print(f"{name:24} duckdb {d.types[0]!s:14} {d.fetchone()[0]!r:28} "
+    print(f"{name:24} duckdb {d.types[0]!s:14} {d.fetchall()[0][0]!r:28} "
           f"spark {s.schema[0].dataType.simpleString():14} {s.collect()[0][0]!r}")
 spark.stop()
