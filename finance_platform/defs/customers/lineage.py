@@ -4,7 +4,8 @@ Each table's columns map to the upstream (asset, column) pairs they are computed
 column absent here keeps the same name and meaning as in the first upstream asset that
 has it (``IDENTITY_FROM``); a column with no upstream column (a constant, the run date)
 has no lineage. ``finance_platform_tests/customers/test_assets.py`` checks every pair
-against the tables a real run writes, so this map cannot drift from the code silently.
+against the tables a real run writes and ``test_contract.py`` that it explains exactly the
+columns of each table's contract, so this map cannot drift from the code silently.
 """
 
 from __future__ import annotations

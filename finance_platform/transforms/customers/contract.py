@@ -2,8 +2,10 @@
 
 Plain data, no Dagster, pandas or PySpark: the assets, checks and lineage, both engines, the
 Spark jobs shipped to EMR / Glue and the tests all read this one definition, so a table's
-shape is changed here or nowhere. Both engines write every table with exactly ``columns``,
-in that order (``finance_platform_tests/spark/test_contract.py`` reads back what they wrote).
+shape is changed here or nowhere. Both engines end each transform by selecting ``columns``,
+so a table holds exactly those, in that order (a column computed but not listed is not
+written); ``finance_platform_tests/{customers,spark}/test_contract.py`` read back what each
+engine wrote.
 """
 
 from __future__ import annotations
