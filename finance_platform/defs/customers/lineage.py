@@ -115,14 +115,7 @@ DERIVED: dict[str, dict[str, list[Dep]]] = {
     },
     SEGMENTS: {
         **{
-            column: _SEGMENT_RULE
-            for column in (
-                "segment_id",
-                "segment_name",
-                "segment_name_en",
-                "segment_name_zh",
-                "segment_characteristics",
-            )
+            column: _SEGMENT_RULE for column in (*contract.SEGMENT_NAMES, "segment_characteristics")
         },
         **{flag: _from(FEATURES, column) for flag, column, _op, _value in rules.SEGMENT_FLAGS},
     },

@@ -58,9 +58,8 @@ def assign_segments(features: pd.DataFrame) -> pd.DataFrame:
         [features[["customer_id"]].reset_index(drop=True), picked, flags.reset_index(drop=True)],
         axis=1,
     )
-    for col in ("segment_id", "segment_name", "segment_name_en", "segment_name_zh"):
+    for col in (*contract.SEGMENT_NAMES, "segment_characteristics"):
         out[col] = out[col].astype("category")
-    out["segment_characteristics"] = out["segment_characteristics"].astype("category")
     return select_columns(out, contract.CUSTOMER_SEGMENTS.columns)
 
 
