@@ -3,12 +3,15 @@
 Each function takes ``(spark, lake, params)`` and returns ``{table: DataFrame}``
 (lazy; ``run`` writes only the tables the orchestrator asked for). The
 business logic lives in ``finance_platform.transforms.spark`` and reuses the
-pandas engine's rule constants.
+pandas engine's rule constants; the customer tables' folders and keys are
+``transforms/customers/contract.py``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from finance_platform.transforms.customers import contract
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -23,12 +26,7 @@ PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
 # Natural keys per table: the job reports duplicate / null key counts on them.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "curated_quotes": ("symbol", "trade_date"),
-    "cleaned_customer_base": ("customer_id",),
-    "customer_features": ("customer_id",),
-    "customer_segments": ("customer_id",),
-    "segment_profiles": ("segment_id",),
-    "product_recommendations": ("customer_id", "product"),
-    "marketing_targets": ("customer_id",),
+    **{name: table.key for name, table in contract.TABLES.items()},
 }
 
 
@@ -72,28 +70,9 @@ def curated_quotes(spark: SparkSession, lake: LakePaths, params: dict[str, Any])
     return {"curated_quotes": curate_replies(replies, source, moment)}
 
 
-CUSTOMER_PATHS = {
-    "cleaned_customer_base": "cleaned/customer_base",
-    "cleaned_customer_behavior": "cleaned/customer_behavior",
-    "customer_features": "features/customer_features",
-    "behavior_metrics": "features/behavior_metrics",
-    "customer_segments": "segments/customer_segments",
-    "segment_profiles": "segments/segment_profiles",
-    "product_recommendations": "recommendations/product_recommendations",
-    "marketing_targets": "recommendations/marketing_targets",
-}
-
-
-QUARANTINE_PATHS = {
-    "quarantine_customer_base": "quarantine/customer_base",
-    "quarantine_customer_behavior": "quarantine/customer_behavior",
-}
-
-
 def _read(spark: SparkSession, lake: LakePaths, table: str) -> DataFrame:
     """A customer table's published version (the orchestrator names it in ``lake_reads``)."""
-    path = CUSTOMER_PATHS.get(table) or QUARANTINE_PATHS[table]
-    return spark.read.parquet(lake.uri(path))
+    return spark.read.parquet(lake.uri(contract.table(table).path))
 
 
 def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
@@ -109,21 +88,18 @@ def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, A
 
     deliveries = params["deliveries"]
     out: dict[str, Any] = {"__metadata__": {}}
-    sides = (
-        ("cleaned_customer_base", "customer_base", rules.BASE_COLUMNS),
-        ("cleaned_customer_behavior", "customer_behavior_assets", rules.BEHAVIOR_COLUMNS),
-    )
-    for table, raw_table, columns in sides:
+    for cleaned in (contract.CLEANED_CUSTOMER_BASE, contract.CLEANED_CUSTOMER_BEHAVIOR):
+        table, raw_table = cleaned.name, cleaned.delivery.file
         if raw_table not in deliveries:
             continue
         raw = cleaning.read_raw_csv(
             spark,
             lake.uri(deliveries[raw_table]),
-            columns,
+            cleaned.delivery.columns,
             header=(params.get("headers") or {}).get(raw_table),
             encoding=(params.get("encodings") or {}).get(raw_table, "utf-8"),
         )
-        if table == "cleaned_customer_base":
+        if cleaned is contract.CLEANED_CUSTOMER_BASE:
             result = cleaning.clean_customer_base(
                 raw,
                 age_min=int(params.get("age_min", rules.AGE_MIN)),
@@ -136,7 +112,9 @@ def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, A
             )
         delivery = deliveries[raw_table].rsplit("/", 1)[-1]
         out[table] = result.cleaned
-        out[QUARANTINE_OF[table]] = result.quarantine.withColumn("delivery", F.lit(delivery))
+        out[cleaned.quarantine.name] = result.quarantine.withColumn(
+            contract.DELIVERY, F.lit(delivery)
+        )
         out["__metadata__"][table] = {
             "raw_rows": result.raw_rows,
             "duplicates_removed": result.duplicates_removed,
@@ -145,12 +123,6 @@ def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, A
             "extremes": result.extremes,
         }
     return out
-
-
-QUARANTINE_OF = {
-    "cleaned_customer_base": "quarantine_customer_base",
-    "cleaned_customer_behavior": "quarantine_customer_behavior",
-}
 
 
 def customer_features(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):

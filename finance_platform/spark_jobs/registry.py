@@ -2,12 +2,15 @@
 
 Plain data, no PySpark or Dagster import: the launcher (Dagster side) reads
 the outputs to know which assets a job must report, the entry point (Spark
-side) imports ``runner`` lazily.
+side) imports ``runner`` lazily. The customer tables' folders and quarantine
+companions come from ``transforms/customers/contract.py``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from finance_platform.transforms.customers import contract
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,19 @@ class SparkJobSpec:
     companions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+def _customer_job(name: str, description: str, tables: tuple[str, ...]) -> SparkJobSpec:
+    """A job of ``spark_jobs.jobs`` writing customer ``tables`` and their quarantines."""
+    written = [contract.TABLES[t] for t in tables]
+    quarantines = [t.quarantine for t in written if t.quarantine is not None]
+    return SparkJobSpec(
+        name=name,
+        description=description,
+        runner=f"finance_platform.spark_jobs.jobs:{name}",
+        outputs={t.name: t.path for t in (*written, *quarantines)},
+        companions={t.name: (t.quarantine.name,) for t in written if t.quarantine is not None},
+    )
+
+
 JOBS: dict[str, SparkJobSpec] = {
     spec.name: spec
     for spec in (
@@ -35,47 +51,25 @@ JOBS: dict[str, SparkJobSpec] = {
             runner="finance_platform.spark_jobs.jobs:curated_quotes",
             outputs={"curated_quotes": "curated/quotes"},
         ),
-        SparkJobSpec(
-            name="customers_cleaning",
-            description="Raw customer files -> cleaned base and behaviour tables (+ quarantine).",
-            runner="finance_platform.spark_jobs.jobs:customers_cleaning",
-            outputs={
-                "cleaned_customer_base": "cleaned/customer_base",
-                "cleaned_customer_behavior": "cleaned/customer_behavior",
-                "quarantine_customer_base": "quarantine/customer_base",
-                "quarantine_customer_behavior": "quarantine/customer_behavior",
-            },
-            companions={
-                "cleaned_customer_base": ("quarantine_customer_base",),
-                "cleaned_customer_behavior": ("quarantine_customer_behavior",),
-            },
+        _customer_job(
+            "customers_cleaning",
+            "Raw customer files -> cleaned base and behaviour tables (+ quarantine).",
+            ("cleaned_customer_base", "cleaned_customer_behavior"),
         ),
-        SparkJobSpec(
-            name="customer_features",
-            description="Cleaned tables -> customer_features and behavior_metrics.",
-            runner="finance_platform.spark_jobs.jobs:customer_features",
-            outputs={
-                "customer_features": "features/customer_features",
-                "behavior_metrics": "features/behavior_metrics",
-            },
+        _customer_job(
+            "customer_features",
+            "Cleaned tables -> customer_features and behavior_metrics.",
+            ("customer_features", "behavior_metrics"),
         ),
-        SparkJobSpec(
-            name="customer_segments",
-            description="Features -> customer_segments and segment_profiles.",
-            runner="finance_platform.spark_jobs.jobs:customer_segments",
-            outputs={
-                "customer_segments": "segments/customer_segments",
-                "segment_profiles": "segments/segment_profiles",
-            },
+        _customer_job(
+            "customer_segments",
+            "Features -> customer_segments and segment_profiles.",
+            ("customer_segments", "segment_profiles"),
         ),
-        SparkJobSpec(
-            name="marketing_targets",
-            description="Features + segments -> product_recommendations and marketing_targets.",
-            runner="finance_platform.spark_jobs.jobs:marketing_targets",
-            outputs={
-                "product_recommendations": "recommendations/product_recommendations",
-                "marketing_targets": "recommendations/marketing_targets",
-            },
+        _customer_job(
+            "marketing_targets",
+            "Features + segments -> product_recommendations and marketing_targets.",
+            ("product_recommendations", "marketing_targets"),
         ),
     )
 }

@@ -10,8 +10,9 @@ import pytest
 
 from finance_platform.defs.customers import defs as customer_defs
 from finance_platform.defs.customers.assets import ASSETS
-from finance_platform.defs.customers.common import PATHS, QUALITY_LOGS, QUARANTINE
+from finance_platform.defs.customers.common import QUALITY_LOGS
 from finance_platform.sample_data import generate
+from finance_platform.transforms.customers.contract import PROFILE_COLUMNS, TABLES
 from finance_platform_tests.customers.group import checks_by_name, materialize
 
 pytestmark = pytest.mark.slow
@@ -40,8 +41,8 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
     assert len(rechecked) >= 20
     built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert built == {a.key.to_user_string() for a in ASSETS}
-    for path in PATHS.values():
-        assert lake.count_rows(path) > 0, path
+    for table in TABLES.values():
+        assert lake.count_rows(table.path) > 0, table.name
     checks = checks_by_name(result)
     for name in (
         "cleaned_customer_base:reconciliation",
@@ -57,21 +58,23 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
     assert not checks["cleaned_customer_base:ages_out_of_range"].passed
     assert not checks["cleaned_customer_behavior:missing_rate"].passed  # ~20% contact results
     assert checks["cleaned_customer_behavior:missing_rate"].severity == dg.AssetCheckSeverity.WARN
-    reasons = lake.read_table(QUARANTINE["cleaned_customer_behavior"]).to_pandas()
+    reasons = lake.read_table(TABLES["cleaned_customer_behavior"].quarantine.path).to_pandas()
     assert {"negative_balance", "bad_date:last_app_login_time"} <= set(reasons["quarantine_reason"])
 
     # the asset reads only each customer's last months; same answer as the whole history
     from finance_platform.transforms.customers.features import customer_features
-    from finance_platform.transforms.customers.rules import PROFILE_COLUMNS
 
     full = customer_features(
-        lake.read_table(PATHS["cleaned_customer_base"], columns=list(PROFILE_COLUMNS)).to_pandas(),
-        lake.read_table(PATHS["cleaned_customer_behavior"]).to_pandas(),
         lake.read_table(
-            QUARANTINE["cleaned_customer_behavior"], columns=["customer_id", "stat_month"]
+            TABLES["cleaned_customer_base"].path, columns=list(PROFILE_COLUMNS)
+        ).to_pandas(),
+        lake.read_table(TABLES["cleaned_customer_behavior"].path).to_pandas(),
+        lake.read_table(
+            TABLES["cleaned_customer_behavior"].quarantine.path,
+            columns=["customer_id", "stat_month"],
         ).to_pandas(),
     )
-    stored = lake.read_table(PATHS["customer_features"]).to_pandas()
+    stored = lake.read_table(TABLES["customer_features"].path).to_pandas()
     pd.testing.assert_frame_equal(
         stored.sort_values("customer_id").reset_index(drop=True),
         full.sort_values("customer_id").reset_index(drop=True),
@@ -80,14 +83,14 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
     )
 
     # every customer in exactly one segment; S001-S004 exist in the catalogue
-    segments = lake.read_table(PATHS["customer_segments"]).to_pandas()
+    segments = lake.read_table(TABLES["customer_segments"].path).to_pandas()
     assert segments["customer_id"].is_unique
-    assert len(segments) == lake.count_rows(PATHS["cleaned_customer_base"])
-    profiles = lake.read_table(PATHS["segment_profiles"]).to_pandas()
+    assert len(segments) == lake.count_rows(TABLES["cleaned_customer_base"].path)
+    profiles = lake.read_table(TABLES["segment_profiles"].path).to_pandas()
     assert {"S001", "S002", "S003", "S004"} <= set(profiles["segment_id"])
 
     # targets: the required columns, nobody in their cool period on the run date
-    targets = lake.read_table(PATHS["marketing_targets"]).to_pandas()
+    targets = lake.read_table(TABLES["marketing_targets"].path).to_pandas()
     assert {
         "customer_id",
         "recommended_product",
@@ -108,8 +111,10 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
         "marketing_targets",
         "behavior_metrics",
     ):
-        assert "name" not in lake.read_table(PATHS[key]).column_names
-    assert "name" not in lake.read_table(QUARANTINE["cleaned_customer_base"]).column_names
+        assert "name" not in lake.read_table(TABLES[key].path).column_names
+    assert (
+        "name" not in lake.read_table(TABLES["cleaned_customer_base"].quarantine.path).column_names
+    )
     metadata_text = json.dumps(
         [
             {
@@ -142,7 +147,7 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
     from finance_platform.defs.customers.common import table_columns
 
     unexplained = {}
-    for asset in PATHS:
+    for asset in TABLES:
         lineage = mats[asset]["dagster/column_lineage"].value.deps_by_column
         columns = table_columns(lake, asset)
         unexplained[asset] = [c for c in columns if c not in lineage]
@@ -208,4 +213,4 @@ def test_schema_drift_warns_and_extra_columns_stay_out_of_cleaned(delivered, lak
     drift = checks_by_name(result)["raw_customer_base:schema_drift"]
     assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
     assert drift.metadata["extra_columns"].value == ["create_time"]
-    assert "create_time" not in lake.read_table(PATHS["cleaned_customer_base"]).column_names
+    assert "create_time" not in lake.read_table(TABLES["cleaned_customer_base"].path).column_names

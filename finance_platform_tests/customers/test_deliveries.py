@@ -17,10 +17,11 @@ import pytest
 
 from finance_platform.defs.customers import raw_files
 from finance_platform.defs.customers.assets import ASSETS
-from finance_platform.defs.customers.common import PATHS, QUARANTINE, cleaning_stats
+from finance_platform.defs.customers.common import cleaning_stats
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.sample_data.variants import Variant, as_delivered
 from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers.contract import TABLES
 from finance_platform_tests.customers.group import (
     failed_error_checks,
     materialize,
@@ -87,7 +88,7 @@ def test_files_named_as_the_bank_uploads_them_are_found_and_dated(lake_root, cle
     assert base["delivery_date"] == "2025-06-30"
     assert base["delivery_date_source"] == "modified time"
     assert base["modified_time"].startswith("2025-06-30T22:15")
-    assert lake.count_rows(PATHS["cleaned_customer_base"]) == 120
+    assert lake.count_rows(TABLES["cleaned_customer_base"].path) == 120
     # a dated delivery of a later day is newer than the undated one
     later = lake_root / "raw/customer_base/customer_base_20250702.csv"
     later.parent.mkdir(parents=True)
@@ -128,11 +129,11 @@ def test_encodings_and_line_endings_are_read_as_delivered(
     meta = materialized(result, "raw_customer_base")
     assert (meta["encoding"], meta["bom"], meta["line_endings"]) == (encoding, bom, endings)
     assert meta["encoding_source"] == "detected"
-    assert lake.count_rows(PATHS["cleaned_customer_base"]) == 120
-    assert lake.count_rows(PATHS["cleaned_customer_behavior"]) == 480
-    assert lake.count_rows(QUARANTINE["cleaned_customer_base"]) == 0
+    assert lake.count_rows(TABLES["cleaned_customer_base"].path) == 120
+    assert lake.count_rows(TABLES["cleaned_customer_behavior"].path) == 480
+    assert lake.count_rows(TABLES["cleaned_customer_base"].quarantine.path) == 0
     # labels decoded, not mojibake: every lifecycle label maps to its code
-    codes = lake.read_table(PATHS["cleaned_customer_base"], columns=["lifecycle_code"])
+    codes = lake.read_table(TABLES["cleaned_customer_base"].path, columns=["lifecycle_code"])
     assert set(codes.column("lifecycle_code").to_pylist()) <= set(rules.LIFECYCLE.values())
 
 
@@ -168,11 +169,11 @@ def test_every_fiftieth_date_in_another_style_is_read_not_quarantined(
     with dg.instance_for_test() as instance:
         result = materialize(lake_root, instance)
     assert result.success and not failed_error_checks(result)
-    assert lake.count_rows(QUARANTINE["cleaned_customer_base"]) == 0
-    assert lake.count_rows(QUARANTINE["cleaned_customer_behavior"]) == 0
-    cleaned = lake.read_table(PATHS["cleaned_customer_base"]).to_pandas()
+    assert lake.count_rows(TABLES["cleaned_customer_base"].quarantine.path) == 0
+    assert lake.count_rows(TABLES["cleaned_customer_behavior"].quarantine.path) == 0
+    cleaned = lake.read_table(TABLES["cleaned_customer_base"].path).to_pandas()
     assert cleaned["open_account_date"].notna().all() and len(cleaned) == 120
-    behavior = lake.read_table(PATHS["cleaned_customer_behavior"]).to_pandas()
+    behavior = lake.read_table(TABLES["cleaned_customer_behavior"].path).to_pandas()
     assert behavior["month_index"].nunique() == 4  # 2025/06 and 202506 are the same month
 
 
@@ -186,7 +187,7 @@ def test_a_cut_last_line_is_quarantined_as_malformed_and_accounted(lake_root, cl
         assert stats["quarantine_reasons"] == {rules.REASON_MALFORMED: 1}, asset
         assert stats["raw_rows_parsed"] == rows
         assert stats["cleaned_rows"] == rows - 1
-        quarantine = lake.read_table(QUARANTINE[asset]).to_pandas()
+        quarantine = lake.read_table(TABLES[asset].quarantine.path).to_pandas()
         assert quarantine["quarantine_reason"].tolist() == [rules.REASON_MALFORMED]
         assert "name" not in quarantine.columns
     checks = {
@@ -209,7 +210,7 @@ def test_extra_columns_materialize_and_warn_as_schema_drift(lake_root, clean_fil
         if e.check_name == "schema_drift"
     }
     assert drift_checks == {"raw_customer_base": False, "raw_customer_behavior_assets": False}
-    assert "create_time" not in lake.read_table_schema(PATHS["cleaned_customer_base"]).names
+    assert "create_time" not in lake.read_table_schema(TABLES["cleaned_customer_base"].path).names
 
 
 @pytest.mark.parametrize(
@@ -223,8 +224,9 @@ def test_a_newer_unreadable_delivery_fails_naming_the_file_and_keeps_the_last_go
     deliver_both(lake_root, clean_files)
     with dg.instance_for_test() as instance:
         assert materialize(lake_root, instance).success
-        before = {path: lake.read_table(path).to_pandas() for path in PATHS.values()}
-        versions = {path: lake.published(path)["version"] for path in PATHS.values()}
+        paths = [t.path for t in TABLES.values()]
+        before = {path: lake.read_table(path).to_pandas() for path in paths}
+        versions = {path: lake.published(path)["version"] for path in paths}
         bad = lake_root / f"raw/{BASE}/{BASE}_20250702.csv"
         if newer is None:
             bad.write_bytes(b"")
@@ -236,7 +238,7 @@ def test_a_newer_unreadable_delivery_fails_naming_the_file_and_keeps_the_last_go
     assert any(problem in m and "customer_base_20250702.csv" in m for m in messages), messages
     # the last good tables stay readable; everything built on the base is untouched (the
     # behaviour side, whose delivery did not change, may rebuild the same rows)
-    rebuilt = {PATHS["cleaned_customer_behavior"], PATHS["behavior_metrics"]}
+    rebuilt = {TABLES["cleaned_customer_behavior"].path, TABLES["behavior_metrics"].path}
     for path, frame in before.items():
         assert lake.read_table(path).to_pandas().equals(frame), path
         if path not in rebuilt:
@@ -253,8 +255,8 @@ def test_a_step_that_fails_after_writing_leaves_the_last_good_table_published(
     deliver_both(lake_root, clean_files)
     with dg.instance_for_test() as instance:
         assert materialize(lake_root, instance).success
-        good = lake.published(PATHS["customer_segments"])
-        rows = lake.read_table(PATHS["customer_segments"]).to_pandas()
+        good = lake.published(TABLES["customer_segments"].path)
+        rows = lake.read_table(TABLES["customer_segments"].path).to_pandas()
 
         def broken_chart(*args, **kwargs):
             raise RuntimeError("chart rendering failed")
@@ -263,11 +265,11 @@ def test_a_step_that_fails_after_writing_leaves_the_last_good_table_published(
         result = materialize(lake_root, instance)
     assert not result.success
     assert any("chart rendering failed" in m for m in step_failures(result))
-    assert lake.published(PATHS["customer_segments"])["version"] == good["version"]
-    assert lake.read_table(PATHS["customer_segments"]).to_pandas().equals(rows)
+    assert lake.published(TABLES["customer_segments"].path)["version"] == good["version"]
+    assert lake.read_table(TABLES["customer_segments"].path).to_pandas().equals(rows)
     staged = [
         f
-        for f in lake.list_files(PATHS["customer_segments"], ".parquet")
+        for f in lake.list_files(TABLES["customer_segments"].path, ".parquet")
         if good["version"] not in f
     ]
     assert staged, "the failed step's version should be left aside (pruned after a day)"

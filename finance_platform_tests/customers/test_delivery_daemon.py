@@ -17,9 +17,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finance_platform.defs.customers.common import PATHS
 from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
+from finance_platform.transforms.customers.contract import TABLES
 from finance_platform_tests.customers.test_real_file import REAL_FILE
 from finance_platform_tests.support.services import (
     Process,
@@ -83,6 +83,6 @@ def test_the_daemon_runs_the_group_on_the_real_file_dropped_in_raw(
     finally:
         daemon.stop()
     lake = LakeResource(root=str(lake_root))
-    assert lake.count_rows(PATHS["cleaned_customer_base"]) == 10_000
-    assert lake.count_rows(PATHS["customer_segments"]) == 10_000
-    assert lake.count_rows(PATHS["marketing_targets"]) > 0
+    assert lake.count_rows(TABLES["cleaned_customer_base"].path) == 10_000
+    assert lake.count_rows(TABLES["customer_segments"].path) == 10_000
+    assert lake.count_rows(TABLES["marketing_targets"].path) > 0

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finance_platform.defs.customers import raw_files
-from finance_platform.defs.customers.common import PATHS, QUARANTINE, cleaning_stats
+from finance_platform.defs.customers.common import cleaning_stats
 from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.sample_data.variants import Variant, as_delivered
@@ -35,6 +35,7 @@ from finance_platform.transforms.customers.cleaning import (
     clean_customer_base,
     clean_customer_behavior,
 )
+from finance_platform.transforms.customers.contract import QUARANTINES, TABLES
 from finance_platform_tests.customers import invariants as inv
 from finance_platform_tests.customers.group import failed_error_checks, materialize, step_failures
 
@@ -187,20 +188,22 @@ def test_group_never_fails_a_step_or_an_error_check_on_a_well_formed_delivery(sp
             stats = cleaning_stats(lake, asset)
             inv.assert_accounted(
                 truth["files"][table],
-                lake.count_rows(PATHS[asset]),
-                lake.count_rows(QUARANTINE[asset]),
+                lake.count_rows(TABLES[asset].path),
+                lake.count_rows(TABLES[asset].quarantine.path),
                 stats["duplicates_removed"],
                 asset,
             )
-        tables = {path: lake.read_table(path).to_pandas() for path in PATHS.values()}
-        cleaned_ids = tables[PATHS["cleaned_customer_base"]]["customer_id"]
-        inv.assert_one_segment_each(cleaned_ids, tables[PATHS["customer_segments"]])
-        inv.assert_targets_allowed(tables[PATHS["marketing_targets"]], truth["allowed"])
-        inv.assert_priority_formula(tables[PATHS["marketing_targets"]])
+        tables = {t.path: lake.read_table(t.path).to_pandas() for t in TABLES.values()}
+        cleaned_ids = tables[TABLES["cleaned_customer_base"].path]["customer_id"]
+        inv.assert_one_segment_each(cleaned_ids, tables[TABLES["customer_segments"].path])
+        inv.assert_targets_allowed(tables[TABLES["marketing_targets"].path], truth["allowed"])
+        inv.assert_priority_formula(tables[TABLES["marketing_targets"].path])
         outside = {
-            path: frame for path, frame in tables.items() if path != PATHS["cleaned_customer_base"]
+            path: frame
+            for path, frame in tables.items()
+            if path != TABLES["cleaned_customer_base"].path
         }
-        outside.update({path: lake.read_table(path).to_pandas() for path in QUARANTINE.values()})
+        outside.update({q.path: lake.read_table(q.path).to_pandas() for q in QUARANTINES.values()})
         inv.assert_no_names(outside, truth["names"])
         texts = {"run logs and metadata": _metadata_and_logs(instance, result.run_id)}
         for path in sorted((root / "lake").rglob("*.json")):

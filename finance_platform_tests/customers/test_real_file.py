@@ -17,9 +17,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finance_platform.defs.customers.common import PATHS, QUARANTINE, cleaning_stats
+from finance_platform.defs.customers.common import cleaning_stats
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.sample_data.variants import Variant, as_delivered
+from finance_platform.transforms.customers.contract import QUARANTINES, TABLES
 from finance_platform_tests.customers import invariants as inv
 from finance_platform_tests.customers.group import (
     checks_by_name,
@@ -74,14 +75,14 @@ def test_the_real_file_without_defects_materializes_every_step_and_keeps_every_c
         # nothing is quarantined: the real file has no bad row, and no month is an error
         for asset in ("cleaned_customer_base", "cleaned_customer_behavior"):
             assert cleaning_stats(lake, asset)["quarantine_reasons"] == {}, asset
-            assert lake.count_rows(QUARANTINE[asset]) == 0
-        assert lake.count_rows(PATHS["cleaned_customer_base"]) == 10_000
-        assert lake.count_rows(PATHS["cleaned_customer_behavior"]) == 120_000
+            assert lake.count_rows(TABLES[asset].quarantine.path) == 0
+        assert lake.count_rows(TABLES["cleaned_customer_base"].path) == 10_000
+        assert lake.count_rows(TABLES["cleaned_customer_behavior"].path) == 120_000
         # the richest and smallest customers stay, counted as extremes (a WARN, not removed)
         raw = inv.RawFile.read(files["customer_behavior_assets"], "utf-8")
         column = raw.header.index("total_assets")
         top = max(float(row[column]) for row in raw.rows)
-        kept = lake.read_table(PATHS["cleaned_customer_behavior"], columns=["total_assets"])
+        kept = lake.read_table(TABLES["cleaned_customer_behavior"].path, columns=["total_assets"])
         assert kept.column("total_assets").to_pandas().max() == top
         checks = checks_by_name(result)
         extremes = checks["cleaned_customer_behavior:cross_sectional_extremes"]
@@ -93,11 +94,11 @@ def test_the_real_file_without_defects_materializes_every_step_and_keeps_every_c
         assert targets["excluded_unknown_cool_period"] == 0
         assert targets["dagster/row_count"] > 0
         inv.assert_one_segment_each(
-            lake.read_table(PATHS["cleaned_customer_base"]).column("customer_id").to_pylist(),
-            lake.read_table(PATHS["customer_segments"]).to_pandas(),
+            lake.read_table(TABLES["cleaned_customer_base"].path).column("customer_id").to_pylist(),
+            lake.read_table(TABLES["customer_segments"].path).to_pandas(),
         )
         inv.assert_targets_allowed(
-            lake.read_table(PATHS["marketing_targets"]).to_pandas(),
+            lake.read_table(TABLES["marketing_targets"].path).to_pandas(),
             inv.may_be_targeted(raw, RUN_DATE),
         )
 
@@ -112,7 +113,7 @@ def test_the_real_file_without_defects_materializes_every_step_and_keeps_every_c
         "update_time",
     ]
     assert materialized(again, "raw_customer_base")["delivery_date"] == "2025-07-02"
-    assert lake.count_rows(PATHS["cleaned_customer_base"]) == 10_000
+    assert lake.count_rows(TABLES["cleaned_customer_base"].path) == 10_000
 
 
 def test_the_real_file_with_the_generators_defects_holds_every_invariant(env, lake_root, lake):
@@ -127,26 +128,27 @@ def test_the_real_file_with_the_generators_defects_holds_every_invariant(env, la
     ):
         inv.assert_accounted(
             truth[table],
-            lake.count_rows(PATHS[asset]),
-            lake.count_rows(QUARANTINE[asset]),
+            lake.count_rows(TABLES[asset].path),
+            lake.count_rows(TABLES[asset].quarantine.path),
             cleaning_stats(lake, asset)["duplicates_removed"],
             asset,
         )
     reasons = cleaning_stats(lake, "cleaned_customer_behavior")["quarantine_reasons"]
     assert reasons.get("outlier_own_history:total_assets", 0) > 0  # the planted unit errors
-    tables = {path: lake.read_table(path).to_pandas() for path in PATHS.values()}
+    tables = {t.path: lake.read_table(t.path).to_pandas() for t in TABLES.values()}
     inv.assert_one_segment_each(
-        tables[PATHS["cleaned_customer_base"]]["customer_id"], tables[PATHS["customer_segments"]]
+        tables[TABLES["cleaned_customer_base"].path]["customer_id"],
+        tables[TABLES["customer_segments"].path],
     )
-    targets = tables[PATHS["marketing_targets"]]
+    targets = tables[TABLES["marketing_targets"].path]
     inv.assert_targets_allowed(
         targets, inv.may_be_targeted(truth["customer_behavior_assets"], RUN_DATE)
     )
     inv.assert_priority_formula(targets)
-    inv.assert_priority_formula(tables[PATHS["product_recommendations"]])
+    inv.assert_priority_formula(tables[TABLES["product_recommendations"].path])
     meta = materialized(result, "marketing_targets")
-    features = tables[PATHS["customer_features"]]
+    features = tables[TABLES["customer_features"].path]
     assert meta["excluded_unknown_cool_period"] == int((~features["cool_period_known"]).sum()) > 0
-    outside = {p: f for p, f in tables.items() if p != PATHS["cleaned_customer_base"]}
-    outside.update({p: lake.read_table(p).to_pandas() for p in QUARANTINE.values()})
+    outside = {p: f for p, f in tables.items() if p != TABLES["cleaned_customer_base"].path}
+    outside.update({q.path: lake.read_table(q.path).to_pandas() for q in QUARANTINES.values()})
     inv.assert_no_names(outside, inv.names(truth["customer_base"]))

@@ -8,7 +8,7 @@ import pytest
 
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.sample_data.__main__ import main
-from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers import contract, rules
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,8 @@ def test_file_names_order_deliveries_and_headers_match_the_contract(files):
     paths, read = files
     assert paths["customer_base"].name == "customer_base_20250703.csv"
     assert paths["customer_behavior_assets"].name == "customer_behavior_assets_20250703.csv"
-    assert tuple(read["customer_base"].columns) == rules.BASE_COLUMNS
-    assert tuple(read["customer_behavior_assets"].columns) == rules.BEHAVIOR_COLUMNS
+    assert tuple(read["customer_base"].columns) == contract.RAW_CUSTOMER_BASE.columns
+    assert tuple(read["customer_behavior_assets"].columns) == contract.RAW_CUSTOMER_BEHAVIOR.columns
     first = paths["customer_base"].read_text(encoding="utf-8").splitlines()[1]
     assert '"' not in first and not first.startswith("\ufeff")
 
@@ -87,7 +87,7 @@ def test_zero_defect_rates_give_clean_files(tmp_path):
 def test_behaviour_for_an_existing_customer_file(tmp_path):
     """``--base``: rows for the customers of a file the generator did not write."""
     base = tmp_path / "customer_base.csv"
-    header = ",".join(rules.BASE_COLUMNS)
+    header = ",".join(contract.RAW_CUSTOMER_BASE.columns)
     rows = [
         "a" * 32 + ",王伟,40,男,律师,专业人士,50000.00,2019-08-22,新客户,已婚,一线城市,某支行",
         "b" * 32 + ",李娜,33,女,教师,事业单位,8017.02,2021-01-05,成长客户,未婚,二线城市,某支行",

@@ -11,6 +11,7 @@ import datetime as dt
 
 import pytest
 
+from finance_platform.transforms.customers import contract
 from finance_platform.transforms.customers import features as pd_features
 from finance_platform.transforms.customers import recommendations as pd_recs
 from finance_platform.transforms.customers import segments as pd_segments
@@ -78,14 +79,14 @@ def pandas_tables(tmp_path_factory):
 
 
 def _spark_cleaned(spark, t):
-    from finance_platform.transforms.customers import rules
     from finance_platform.transforms.spark import cleaning as sc
 
+    base_file, behavior_file = contract.RAW_CUSTOMER_BASE, contract.RAW_CUSTOMER_BEHAVIOR
     base = sc.clean_customer_base(
-        sc.read_raw_csv(spark, t["raw_paths"]["customer_base"], rules.BASE_COLUMNS)
+        sc.read_raw_csv(spark, t["raw_paths"][base_file.file], base_file.columns)
     )
     behavior = sc.clean_customer_behavior(
-        sc.read_raw_csv(spark, t["raw_paths"]["customer_behavior_assets"], rules.BEHAVIOR_COLUMNS)
+        sc.read_raw_csv(spark, t["raw_paths"][behavior_file.file], behavior_file.columns)
     )
     return base, behavior
 
@@ -136,23 +137,12 @@ def test_cleaning_accounting_and_quarantine_match(pandas_tables, spark_tables):
         assert _quarantine_labels(quarantine) == _quarantine_labels(want.quarantine), side
 
 
-KEYS = {
-    "cleaned_customer_base": ["customer_id"],
-    "cleaned_customer_behavior": ["customer_id", "stat_month"],
-    "customer_features": ["customer_id"],
-    "behavior_metrics": ["customer_id"],
-    "customer_segments": ["customer_id"],
-    "segment_profiles": ["segment_id"],
-    "product_recommendations": ["customer_id", "product"],
-    "marketing_targets": ["target_rank"],
-}
-
-
-@pytest.mark.parametrize("table", list(KEYS))
+@pytest.mark.parametrize("table", list(contract.TABLES))
 def test_table_matches_between_engines(table, pandas_tables, spark_tables):
     if table.startswith("cleaned_"):
         want = pandas_tables["base" if table.endswith("base") else "behavior"].cleaned
     else:
         want = pandas_tables[table]
     assert len(want) > 0
-    assert_same_table(want, spark_tables[table], KEYS[table], table)
+    key = list(contract.TABLES[table].key)
+    assert_same_table(want, spark_tables[table], key, table)

@@ -6,18 +6,8 @@ import shutil
 import dagster as dg
 import pytest
 
+from finance_platform.transforms.customers.contract import QUARANTINES, TABLES
 from finance_platform_tests.spark.parity import assert_same_table
-
-TABLES = {
-    "cleaned/customer_base": ["customer_id"],
-    "cleaned/customer_behavior": ["customer_id", "stat_month"],
-    "features/customer_features": ["customer_id"],
-    "features/behavior_metrics": ["customer_id"],
-    "segments/customer_segments": ["customer_id"],
-    "segments/segment_profiles": ["segment_id"],
-    "recommendations/product_recommendations": ["customer_id", "product"],
-    "recommendations/marketing_targets": ["target_rank"],
-}
 
 
 def _materialize(lake_root, monkeypatch, engine: str):
@@ -51,13 +41,13 @@ def assert_engines_agree(spark, tmp_path, lake_root, monkeypatch) -> None:
         LakeResource(root=str(lake_root)),
         LakeResource(root=str(expected_root)),
     )
-    for path, key in TABLES.items():
-        want = pandas_lake.read_table(path).to_pandas()
-        got = spark_lake.read_table(path).to_pandas()
-        assert_same_table(want, got, key, path)
-    for side in ("customer_base", "customer_behavior"):
-        want = pandas_lake.read_table(f"quarantine/{side}").to_pandas()
-        got = spark_lake.read_table(f"quarantine/{side}").to_pandas()
+    for table in TABLES.values():
+        want = pandas_lake.read_table(table.path).to_pandas()
+        got = spark_lake.read_table(table.path).to_pandas()
+        assert_same_table(want, got, list(table.key), table.path)
+    for quarantine in QUARANTINES.values():
+        want = pandas_lake.read_table(quarantine.path).to_pandas()
+        got = spark_lake.read_table(quarantine.path).to_pandas()
         assert sorted(
             zip(want["customer_id"].astype(str), want["quarantine_reason"], strict=True)
         ) == sorted(zip(got["customer_id"].astype(str), got["quarantine_reason"], strict=True))

@@ -16,6 +16,7 @@ def test_package_holds_the_entry_point_the_jobs_and_dagster_pipes(tmp_path):
         "finance_platform/spark_jobs/registry.py",
         "finance_platform/spark_jobs/jobs.py",
         "finance_platform/transforms/spark/__init__.py",
+        "finance_platform/transforms/customers/contract.py",
         "dagster_pipes/__init__.py",
     ):
         assert required in names
@@ -49,3 +50,27 @@ def test_entry_point_runs_from_the_zip_alone_and_refuses_to_run_outside_pipes(tm
     )
     assert unknown.returncode == 2
     assert "unknown or missing job 'nope'" in unknown.stderr
+
+
+def test_the_table_contract_imports_from_the_zip_without_dagster_or_pandas(tmp_path):
+    """The jobs read folders and keys from ``contract.py``; on a cluster only the zip is there."""
+    artifacts = build(tmp_path / "spark")
+    probe = (
+        "import sys\n"
+        "from finance_platform.spark_jobs import jobs, registry\n"
+        "from finance_platform.transforms.customers import contract\n"
+        "assert registry.JOBS['customers_cleaning'].companions\n"
+        "print(sorted(contract.TABLES), sorted(m for m in ('dagster', 'pandas', 'pyspark')"
+        " if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(artifacts["zip"])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "'marketing_targets'" in proc.stdout
+    assert proc.stdout.strip().endswith("[]")  # none of Dagster, pandas or PySpark imported

@@ -9,8 +9,6 @@ from finance_platform.defs.customers.common import (
     CLEANING_STATS,
     GROUP,
     OWNERS,
-    PATHS,
-    QUARANTINE,
     WrittenTable,
     bar_chart,
     histogram,
@@ -24,17 +22,15 @@ from finance_platform.defs.customers.common import (
 from finance_platform.resources.lake import LakeResource
 from finance_platform.resources.spark import run_spark_step, uses_spark
 from finance_platform.settings import load_customer_settings
-from finance_platform.transforms.customers import rules
-
-RAW_TABLES = {
-    "raw_customer_base": "customer_base",
-    "raw_customer_behavior_assets": "customer_behavior_assets",
-}
+from finance_platform.transforms.customers import contract, rules
+from finance_platform.transforms.customers.contract import Delivery
 
 
-def _raw_asset(asset_name: str, table: str) -> dg.AssetsDefinition:
+def _raw_asset(raw: Delivery) -> dg.AssetsDefinition:
+    table = raw.file
+
     @dg.asset(
-        name=asset_name,
+        name=raw.name,
         group_name=GROUP,
         owners=OWNERS,
         kinds={"csv", "s3"},
@@ -69,7 +65,7 @@ def _raw_asset(asset_name: str, table: str) -> dg.AssetsDefinition:
                 else f"{table} delivery {delivery.path} {problem}",
                 metadata={"file": delivery.path, "header": dg.MetadataValue.json(header)},
             )
-        required = raw_files.TABLES[table]
+        required = raw.columns
         missing = [c for c in required if c not in header]
         if missing:
             raise dg.Failure(
@@ -106,28 +102,26 @@ def _raw_asset(asset_name: str, table: str) -> dg.AssetsDefinition:
     return _asset
 
 
-raw_customer_base = _raw_asset("raw_customer_base", "customer_base")
-raw_customer_behavior_assets = _raw_asset(
-    "raw_customer_behavior_assets", "customer_behavior_assets"
-)
+raw_customer_base = _raw_asset(contract.RAW_CUSTOMER_BASE)
+raw_customer_behavior_assets = _raw_asset(contract.RAW_CUSTOMER_BEHAVIOR)
 
 
-def _delivery_path(context: dg.AssetExecutionContext, lake: LakeResource, raw_key: str) -> str:
+def _delivery_path(context: dg.AssetExecutionContext, lake: LakeResource, raw: Delivery) -> str:
     """The delivery the raw asset registered (so a file landing mid-run is not mixed in)."""
-    path = latest_metadata(context.instance, raw_key).get("lake_path")
+    path = latest_metadata(context.instance, raw.name).get("lake_path")
     if path and lake.exists(path):
         return path
-    delivery = raw_files.latest_delivery(lake, RAW_TABLES[raw_key])
+    delivery = raw_files.latest_delivery(lake, raw.file)
     if delivery is None:
-        raise dg.Failure(raw_files.no_delivery_message(lake, RAW_TABLES[raw_key]))
+        raise dg.Failure(raw_files.no_delivery_message(lake, raw.file))
     return delivery.path
 
 
 def _lake_versions(lake: LakeResource, outputs: dict[str, str]) -> dict[str, dict[str, str]]:
     """What a Spark job reads and writes: published versions in, staged versions out."""
-    tables = (*PATHS.values(), *QUARANTINE.values())
+    tables = (*contract.TABLES.values(), *contract.QUARANTINES.values())
     return {
-        "lake_reads": {path: lake.resolve(path) for path in tables},
+        "lake_reads": {t.path: lake.resolve(t.path) for t in tables},
         "lake_writes": outputs,
     }
 
@@ -148,7 +142,7 @@ def build_table(
     metadata needs are read back (``build`` is not called). Nothing is visible to
     readers until ``publish_result`` switches the table to this version.
     """
-    path = PATHS[asset_name]
+    path = contract.TABLES[asset_name].path
     staged = lake.stage(path, context.run_id)
     if uses_spark():
         params = {**(spark_params or {}), **_lake_versions(lake, {path: staged})}
@@ -163,7 +157,7 @@ def source_delivery(lake: LakeResource) -> str:
     """The deliveries the published cleaned tables were built from (``base + behaviour``)."""
     names = []
     for asset in ("cleaned_customer_base", "cleaned_customer_behavior"):
-        pointer = lake.published(PATHS[asset]) or {}
+        pointer = lake.published(contract.TABLES[asset].path) or {}
         names.append(str(pointer.get("info", {}).get("delivery", "?")))
     return " + ".join(names)
 
@@ -190,11 +184,7 @@ def publish_result(
 
 
 def _clean(
-    context: dg.AssetExecutionContext,
-    lake: LakeResource,
-    asset_name: str,
-    raw_key: str,
-    clean_fn,
+    context: dg.AssetExecutionContext, lake: LakeResource, asset_name: str, clean_fn
 ) -> dg.MaterializeResult:
     import datetime as dt
 
@@ -202,11 +192,13 @@ def _clean(
 
     settings = load_customer_settings()
     config = CleaningConfig(settings.age_min, settings.age_max, settings.outlier_sigma)
-    path = _delivery_path(context, lake, raw_key)
-    table = RAW_TABLES[raw_key]
+    cleaned_table = contract.TABLES[asset_name]
+    table_path, quarantine = cleaned_table.path, cleaned_table.quarantine.path
+    path = _delivery_path(context, lake, cleaned_table.delivery)
+    table = cleaned_table.delivery.file
     delivery_name = path.rsplit("/", 1)[-1]
-    staged = lake.stage(PATHS[asset_name], context.run_id)
-    staged_quarantine = lake.stage(QUARANTINE[asset_name], context.run_id)
+    staged = lake.stage(table_path, context.run_id)
+    staged_quarantine = lake.stage(quarantine, context.run_id)
     try:
         fmt = raw_files.file_format(lake, path, settings.encoding)
     except raw_files.DeliveryError as exc:
@@ -226,12 +218,10 @@ def _clean(
                 "age_min": config.age_min,
                 "age_max": config.age_max,
                 "sigma": config.sigma,
-                **_lake_versions(
-                    lake, {PATHS[asset_name]: staged, QUARANTINE[asset_name]: staged_quarantine}
-                ),
+                **_lake_versions(lake, {table_path: staged, quarantine: staged_quarantine}),
             },
         )
-        cleaned = WrittenTable.from_lake(lake, staged, table=PATHS[asset_name])
+        cleaned = WrittenTable.from_lake(lake, staged, table=table_path)
         quarantined = lake.count_rows(staged_quarantine)
         raw_rows, duplicates = int(job["raw_rows"]), int(job["duplicates_removed"])
         reasons, rates = dict(job["quarantine_reasons"]), dict(job["missing_rates"])
@@ -242,10 +232,10 @@ def _clean(
         rates = _missing_rates(raw, parsed.malformed)
         result = clean_fn(raw, config, parsed.malformed)
         del raw, parsed
-        result.quarantine["delivery"] = pd_text(delivery_name, len(result.quarantine))
+        result.quarantine[contract.DELIVERY] = pd_text(delivery_name, len(result.quarantine))
         write_frame(lake, staged, result.cleaned)
         write_frame(lake, staged_quarantine, result.quarantine)
-        cleaned = WrittenTable.from_frame(staged, result.cleaned, table=PATHS[asset_name])
+        cleaned = WrittenTable.from_frame(staged, result.cleaned, table=table_path)
         quarantined = len(result.quarantine)
         raw_rows, duplicates, reasons = result.raw_rows, result.duplicates_removed, result.reasons
         extremes = result.extremes
@@ -275,9 +265,7 @@ def _clean(
                 f"{asset_name}: {found['rows']:,} rows ({found['customers']:,} customers) "
                 f"beyond {config.sigma:g} sigma of all customers' {column}: kept, flagged"
             )
-    lake.publish(
-        QUARANTINE[asset_name], staged_quarantine, {"run_id": context.run_id, "delivery": path}
-    )
+    lake.publish(quarantine, staged_quarantine, {"run_id": context.run_id, "delivery": path})
     return publish_result(
         context,
         lake,
@@ -285,7 +273,7 @@ def _clean(
         path,
         previous_row_count=dg.MetadataValue.int(previous if previous is not None else -1),
         quarantined_rows=dg.MetadataValue.int(quarantined),
-        quarantine_path=dg.MetadataValue.text(QUARANTINE[asset_name]),
+        quarantine_path=dg.MetadataValue.text(quarantine),
         duplicates_removed=dg.MetadataValue.int(duplicates),
         quarantine_reasons=dg.MetadataValue.json(reasons),
         cross_sectional_extremes=dg.MetadataValue.json(extremes),
@@ -320,15 +308,16 @@ def _missing_rates(raw, malformed) -> dict[str, float]:
     code_version="1",
     description="One row per customer: typed, one date format, English codes beside the Chinese "
     "labels, duplicates removed (counted). Rows with bad numbers/dates, empty keys, ages outside "
-    "18..100 or 3-sigma (log) income go to `<lake>/quarantine/customer_base/` with a reason. "
-    "Stored at `<lake>/cleaned/customer_base` (the name column stays in storage only).",
+    f"18..100 or 3-sigma (log) income go to `<lake>/{contract.QUARANTINE_CUSTOMER_BASE.path}/` "
+    f"with a reason. Stored at `<lake>/{contract.CLEANED_CUSTOMER_BASE.path}` (the name column "
+    "stays in storage only).",
 )
 def cleaned_customer_base(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.cleaning import clean_customer_base
 
-    return _clean(context, lake, "cleaned_customer_base", "raw_customer_base", clean_customer_base)
+    return _clean(context, lake, "cleaned_customer_base", clean_customer_base)
 
 
 @dg.asset(
@@ -341,29 +330,23 @@ def cleaned_customer_base(
     description="Monthly snapshots, full history, one row per (customer_id, stat_month): typed, "
     "contact_result_code with an explicit contact_result_missing flag (empty result and no "
     "contact time = no_contact), asset_level_code. Negative balances, bad dates/numbers and "
-    "3-sigma (log) total_assets go to `<lake>/quarantine/customer_behavior/`.",
+    f"3-sigma (log) total_assets go to `<lake>/{contract.QUARANTINE_CUSTOMER_BEHAVIOR.path}/`.",
 )
 def cleaned_customer_behavior(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.cleaning import clean_customer_behavior
 
-    return _clean(
-        context,
-        lake,
-        "cleaned_customer_behavior",
-        "raw_customer_behavior_assets",
-        clean_customer_behavior,
-    )
+    return _clean(context, lake, "cleaned_customer_behavior", clean_customer_behavior)
 
 
 def _read(lake: LakeResource, asset_name: str, columns: list[str] | None = None):
-    return lake.read_table(PATHS[asset_name], columns=columns).to_pandas()
+    return lake.read_table(contract.TABLES[asset_name].path, columns=columns).to_pandas()
 
 
 def _quarantined_months(lake: LakeResource):
     """Ids and months of the quarantined snapshots (features judge current views on them)."""
-    path = QUARANTINE["cleaned_customer_behavior"]
+    path = contract.QUARANTINE_CUSTOMER_BEHAVIOR.path
     if lake.published(path) is None:
         return None
     return lake.read_table(path, columns=["customer_id", "stat_month"]).to_pandas()
@@ -378,7 +361,9 @@ def _recent_behavior(lake: LakeResource, months: int):
     import pandas as pd
     import pyarrow.compute as pc
 
-    table = lake.read_table(PATHS["cleaned_customer_behavior"], columns=list(rules.CURRENT_COLUMNS))
+    table = lake.read_table(
+        contract.CLEANED_CUSTOMER_BEHAVIOR.path, columns=list(contract.CURRENT_COLUMNS)
+    )
     ids = pc.dictionary_encode(table["customer_id"].cast("string")).combine_chunks()
     codes = ids.indices.to_numpy(zero_copy_only=False)
     month = table["month_index"].to_numpy()
@@ -399,7 +384,7 @@ def _recent_behavior(lake: LakeResource, months: int):
     "quarantine, and cool_period_known): lifecycle_score "
     "(0-100, stage + tenure), asset_tier (quintile of log assets, ties by customer_id), "
     "engagement_score (RFM: login recency, login/investment frequency, spend and assets), "
-    "product_cross_sell_index. No names. `<lake>/features/customer_features`.",
+    f"product_cross_sell_index. No names. `<lake>/{contract.CUSTOMER_FEATURES.path}`.",
 )
 def customer_features(
     context: dg.AssetExecutionContext, lake: LakeResource
@@ -407,7 +392,7 @@ def customer_features(
     from finance_platform.transforms.customers.features import customer_features as build
 
     def features():
-        base = _read(lake, "cleaned_customer_base", list(rules.PROFILE_COLUMNS))
+        base = _read(lake, "cleaned_customer_base", list(contract.PROFILE_COLUMNS))
         return build(
             base, _recent_behavior(lake, rules.FREQUENCY_MONTHS), _quarantined_months(lake)
         )
@@ -448,7 +433,7 @@ def customer_features(
     code_version="1",
     description="Per customer: 3- and 6-month averages and trends (least-squares slope per month "
     "relative to the window mean) of total assets, card spend and app logins. "
-    "`<lake>/features/behavior_metrics`.",
+    f"`<lake>/{contract.BEHAVIOR_METRICS.path}`.",
 )
 def behavior_metrics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.features import behavior_metrics as build
@@ -473,7 +458,7 @@ def behavior_metrics(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     description="Every customer in exactly one of 11 segments (assets x card spend x engagement, "
     "lifecycle for new customers; first matching rule of rules.SEGMENT_RULES): segment_id "
     "S001.., segment_name (English / Chinese), segment_characteristics. "
-    "`<lake>/segments/customer_segments`.",
+    f"`<lake>/{contract.CUSTOMER_SEGMENTS.path}`.",
 )
 def customer_segments(
     context: dg.AssetExecutionContext, lake: LakeResource
@@ -509,15 +494,15 @@ def customer_segments(
     code_version="1",
     description="One row per segment (all 11, empty ones with size 0): customers, share and "
     "averages of assets, spend, engagement, lifecycle score, income, age, products. "
-    "`<lake>/segments/segment_profiles`.",
+    f"`<lake>/{contract.SEGMENT_PROFILES.path}`.",
 )
 def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.segments import PROFILE_AVERAGES
     from finance_platform.transforms.customers.segments import segment_profiles as build
 
     def profiles():
         segments = _read(lake, "customer_segments", ["customer_id", "segment_id"])
-        return build(segments, _read(lake, "customer_features", ["customer_id", *PROFILE_AVERAGES]))
+        averaged = ["customer_id", *contract.PROFILE_AVERAGES]
+        return build(segments, _read(lake, "customer_features", averaged))
 
     written = build_table(
         context,
@@ -545,24 +530,6 @@ def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     )
 
 
-RECOMMENDATION_FEATURES = [
-    "customer_id",
-    "deposit_balance",
-    "total_assets",
-    "monthly_income",
-    "marriage_code",
-    "risk_asset_share",
-    "engagement_score",
-    "investment_monthly_count",
-    "credit_card_monthly_expense",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "contact_result_code",
-    "marketing_cool_period",
-]
-
-
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
@@ -573,7 +540,7 @@ RECOMMENDATION_FEATURES = [
     description="Every customer x 4 products (wealth management, fund, insurance, credit-card "
     "upgrade): score 0-100 (rules.PRODUCT_WEIGHTS), purchase probability (logistic of the score "
     "and the last contact result), expected value (CNY/year) and priority = score x probability "
-    "x expected value. `<lake>/recommendations/product_recommendations`.",
+    f"x expected value. `<lake>/{contract.PRODUCT_RECOMMENDATIONS.path}`.",
 )
 def product_recommendations(
     context: dg.AssetExecutionContext, lake: LakeResource
@@ -583,7 +550,7 @@ def product_recommendations(
     )
 
     def recommendations():
-        features = _read(lake, "customer_features", RECOMMENDATION_FEATURES)
+        features = _read(lake, "customer_features", list(contract.RECOMMENDATION_FEATURES))
         return build(features, _read(lake, "customer_segments", ["customer_id", "segment_id"]))
 
     written = build_table(
@@ -624,7 +591,7 @@ def product_recommendations(
     "marketing_cool_period on the run date (FINANCE_CUSTOMERS_RUN_DATE, default today UTC) "
     "customers whose cool-period status is unknown (newest snapshot quarantined or missing: "
     "counted in metadata) and best offers below the score/probability bars are not targeted. "
-    "`<lake>/recommendations/marketing_targets`.",
+    f"`<lake>/{contract.MARKETING_TARGETS.path}`.",
 )
 def marketing_targets(
     context: dg.AssetExecutionContext, lake: LakeResource

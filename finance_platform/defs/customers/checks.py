@@ -25,17 +25,15 @@ from typing import Any
 import dagster as dg
 
 from finance_platform.defs.customers import raw_files
-from finance_platform.defs.customers.assets import RAW_TABLES
 from finance_platform.defs.customers.common import (
-    PATHS,
-    QUARANTINE,
     append_quality_log,
     cleaning_stats,
     latest_metadata,
 )
 from finance_platform.resources.lake import LakeResource
 from finance_platform.settings import load_customer_settings
-from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers import contract, rules
+from finance_platform.transforms.customers.contract import Delivery, Table
 
 WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
@@ -80,8 +78,8 @@ def _header(lake: LakeResource, delivery: raw_files.Delivery) -> list[str]:
 
 
 # -- raw deliveries ---------------------------------------------------------------
-def _raw_checks(asset: str, table: str) -> list[dg.AssetChecksDefinition]:
-    required = raw_files.TABLES[table]
+def _raw_checks(raw: Delivery) -> list[dg.AssetChecksDefinition]:
+    asset, table, required = raw.name, raw.file, raw.columns
 
     @dg.asset_check(
         asset=asset,
@@ -173,7 +171,10 @@ def _raw_checks(asset: str, table: str) -> list[dg.AssetChecksDefinition]:
 
 
 # -- cleaned tables ------------------------------------------------------------------
-def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition]:
+def _cleaned_checks(table: Table) -> list[dg.AssetChecksDefinition]:
+    asset, raw_asset = table.name, table.delivery.name
+    path, quarantine = table.path, table.quarantine.path
+
     @dg.asset_check(
         asset=asset,
         name="row_count_drop",
@@ -186,7 +187,7 @@ def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition
     ) -> dg.AssetCheckResult:
         limit = load_customer_settings().row_drop_threshold
         stats = _stats(lake, asset)
-        current = lake.count_rows(PATHS[asset])
+        current = lake.count_rows(path)
         previous = stats.get("previous_row_count")
         drop = (previous - current) / previous if previous else 0.0
         return _result(
@@ -269,9 +270,9 @@ def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition
             v for k, v in stats["quarantine_reasons"].items() if k.startswith(rules.REASON_OUTLIER)
         )
         in_quarantine = 0
-        if lake.published(QUARANTINE[asset]) is not None:
-            reasons = lake.read_table(QUARANTINE[asset], columns=["quarantine_reason"])
-            text = pc.fill_null(reasons["quarantine_reason"].cast(pa.string()), "")
+        if lake.published(quarantine) is not None:
+            reasons = lake.read_table(quarantine, columns=[contract.REASON])
+            text = pc.fill_null(reasons[contract.REASON].cast(pa.string()), "")
             in_quarantine = int(pc.sum(pc.starts_with(text, rules.REASON_OUTLIER)).as_py() or 0)
         share = counted / max(int(stats["raw_rows_parsed"]), 1)
         passed = counted == in_quarantine and share <= 0.01
@@ -325,8 +326,8 @@ def _cleaned_checks(asset: str, raw_asset: str) -> list[dg.AssetChecksDefinition
         raw_rows = raw_meta.get("dagster/row_count")
         if raw_rows is None or raw_meta.get("lake_path") != stats["delivery"]:
             raw_rows = raw_files.count_rows(lake, stats["delivery"])
-        cleaned = lake.count_rows(PATHS[asset])
-        quarantined = lake.count_rows(QUARANTINE[asset])
+        cleaned = lake.count_rows(path)
+        quarantined = lake.count_rows(quarantine)
         dups = int(stats["duplicates_removed"])
         passed = int(raw_rows) == cleaned + quarantined + dups
         return _result(
@@ -394,7 +395,7 @@ def great_expectations_suite(
     from finance_platform.quality.expectations import run_suite
 
     columns = ["customer_id", "age", "lifecycle_code", "monthly_income"]
-    frame = lake.read_table(PATHS["cleaned_customer_base"], columns=columns).to_pandas()
+    frame = lake.read_table(contract.CLEANED_CUSTOMER_BASE.path, columns=columns).to_pandas()
     frame["lifecycle_code"] = frame["lifecycle_code"].astype("str")
     outcome = run_suite("customer_base_suite.json", frame, result_format="BASIC")
     failed_errors = [
@@ -435,7 +436,7 @@ def balances_non_negative(
     import pyarrow.compute as pc
 
     columns = [*rules.BALANCE_COLUMNS, "credit_card_monthly_expense"]
-    table = lake.read_table(PATHS["cleaned_customer_behavior"], columns=columns)
+    table = lake.read_table(contract.CLEANED_CUSTOMER_BEHAVIOR.path, columns=columns)
     minima = {c: float(pc.min(table[c]).as_py() or 0.0) for c in columns}
     quarantined = int(
         _stats(lake, "cleaned_customer_behavior")["quarantine_reasons"].get(
@@ -467,8 +468,8 @@ def every_customer_in_one_segment(
 ) -> dg.AssetCheckResult:
     import pyarrow.compute as pc
 
-    seg = lake.read_table(PATHS["customer_segments"], columns=["customer_id", "segment_id"])
-    customers = lake.count_rows(PATHS["cleaned_customer_base"])
+    seg = lake.read_table(contract.CUSTOMER_SEGMENTS.path, columns=["customer_id", "segment_id"])
+    customers = lake.count_rows(contract.CLEANED_CUSTOMER_BASE.path)
     unique = pc.count_distinct(seg["customer_id"]).as_py()
     known = {r["id"] for r in rules.SEGMENT_RULES}
     seen = set(pc.unique(seg["segment_id"].cast("string")).to_pylist())
@@ -501,7 +502,7 @@ def segments_in_use(
 ) -> dg.AssetCheckResult:
     import pyarrow.compute as pc
 
-    seg = lake.read_table(PATHS["customer_segments"], columns=["segment_id"])
+    seg = lake.read_table(contract.CUSTOMER_SEGMENTS.path, columns=["segment_id"])
     used = len(pc.unique(seg["segment_id"].cast("string")))
     defined = len(rules.SEGMENT_RULES)
     return _result(
@@ -529,7 +530,7 @@ def current_views(
 ) -> dg.AssetCheckResult:
     import pyarrow.compute as pc
 
-    status = lake.read_table(PATHS["customer_features"], columns=["current_view_status"])
+    status = lake.read_table(contract.CUSTOMER_FEATURES.path, columns=["current_view_status"])
     counts = {
         str(row["values"]): int(row["counts"])
         for row in pc.value_counts(status["current_view_status"].cast("string")).to_pylist()
@@ -562,9 +563,9 @@ def targets_respect_rules(
 ) -> dg.AssetCheckResult:
     import numpy as np
 
-    targets = lake.read_table(PATHS["marketing_targets"]).to_pandas()
+    targets = lake.read_table(contract.MARKETING_TARGETS.path).to_pandas()
     known = lake.read_table(
-        PATHS["customer_features"], columns=["customer_id", "cool_period_known"]
+        contract.CUSTOMER_FEATURES.path, columns=["customer_id", "cool_period_known"]
     ).to_pandas()
     unknown_ids = set(known.loc[~known["cool_period_known"].astype(bool), "customer_id"])
     unknown = int(targets["customer_id"].astype("str").isin(unknown_ids).sum())
@@ -596,9 +597,9 @@ def targets_respect_rules(
 
 
 CHECKS = [
-    *(c for asset, table in RAW_TABLES.items() for c in _raw_checks(asset, table)),
-    *_cleaned_checks("cleaned_customer_base", "raw_customer_base"),
-    *_cleaned_checks("cleaned_customer_behavior", "raw_customer_behavior_assets"),
+    *(c for raw in contract.DELIVERIES.values() for c in _raw_checks(raw)),
+    *_cleaned_checks(contract.CLEANED_CUSTOMER_BASE),
+    *_cleaned_checks(contract.CLEANED_CUSTOMER_BEHAVIOR),
     ages_out_of_range,
     great_expectations_suite,
     balances_non_negative,

@@ -1,4 +1,6 @@
-"""Shared plumbing of the customer assets: lake paths, metadata, previews, charts, quality logs.
+"""Shared plumbing of the customer assets: metadata, previews, charts, quality logs.
+
+Where each table lives, its key and columns: ``transforms/customers/contract.py``.
 
 Nothing here ever renders the ``name`` column: previews and schemas go through
 ``without_pii`` first.
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from finance_platform.transforms.customers import contract
 from finance_platform.transforms.customers.rules import PII_COLUMNS
 
 if TYPE_CHECKING:
@@ -25,20 +28,6 @@ if TYPE_CHECKING:
 GROUP = "customers"
 OWNERS = ["team:data-platform"]
 
-PATHS = {
-    "cleaned_customer_base": "cleaned/customer_base",
-    "cleaned_customer_behavior": "cleaned/customer_behavior",
-    "customer_features": "features/customer_features",
-    "behavior_metrics": "features/behavior_metrics",
-    "customer_segments": "segments/customer_segments",
-    "segment_profiles": "segments/segment_profiles",
-    "product_recommendations": "recommendations/product_recommendations",
-    "marketing_targets": "recommendations/marketing_targets",
-}
-QUARANTINE = {
-    "cleaned_customer_base": "quarantine/customer_base",
-    "cleaned_customer_behavior": "quarantine/customer_behavior",
-}
 # The cleaning accounting of a cleaned table, written into each of its versions (published
 # with it, so the checks always read the numbers of the table that is current).
 CLEANING_STATS = "_cleaning_stats.json"
@@ -47,9 +36,10 @@ QUALITY_LOGS = "monitoring/quality_logs"
 
 def cleaning_stats(lake: LakeResource, asset: str) -> dict | None:
     """The accounting of the published version of a cleaned table (None before the first)."""
-    if lake.published(PATHS[asset]) is None:
+    path = contract.TABLES[asset].path
+    if lake.published(path) is None:
         return None
-    return read_json(lake, f"{lake.resolve(PATHS[asset])}/{CLEANING_STATS}")
+    return read_json(lake, f"{lake.resolve(path)}/{CLEANING_STATS}")
 
 
 def without_pii(df: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +111,7 @@ class WrittenTable:
     rows: int
     sample: pd.DataFrame
     frame: pd.DataFrame
-    table: str = ""  # the table's own folder (``PATHS[asset]``), published from ``path``
+    table: str = ""  # the table's own folder (its contract path), published from ``path``
 
     @property
     def columns(self) -> list[str]:
@@ -158,27 +148,18 @@ def table_metadata(lake: LakeResource, table: WrittenTable, **extra: Any) -> dic
         "lake_path": dg.MetadataValue.text(table.table),
         "uri": dg.MetadataValue.path(lake.uri(table.path)),
     }
-    asset = ASSET_BY_PATH.get(table.table)
-    if asset is not None:
-        meta["dagster/column_lineage"] = _column_lineage(lake, asset, table.columns)
+    written = contract.table_at(table.table)
+    if written is not None and written.name in contract.TABLES:
+        meta["dagster/column_lineage"] = _column_lineage(lake, written.name, table.columns)
     meta.update(extra)
     return meta
 
 
-ASSET_BY_PATH = {path: asset for asset, path in PATHS.items()}
-
-
 def table_columns(lake: LakeResource, asset: str) -> list[str]:
     """Columns of a customer asset: the contract for raw files, the Parquet schema otherwise."""
-    from finance_platform.transforms.customers import rules
-
-    raw = {
-        "raw_customer_base": rules.BASE_COLUMNS,
-        "raw_customer_behavior_assets": rules.BEHAVIOR_COLUMNS,
-    }
-    if asset in raw:
-        return list(raw[asset])
-    path = PATHS[asset]
+    if asset in contract.DELIVERIES:
+        return list(contract.DELIVERIES[asset].columns)
+    path = contract.TABLES[asset].path
     if not lake.exists(path):
         return []
     return list(lake.read_table_schema(path).names)

@@ -4,7 +4,8 @@ Each table's columns map to the upstream (asset, column) pairs they are computed
 column absent here keeps the same name and meaning as in the first upstream asset that
 has it (``IDENTITY_FROM``); a column with no upstream column (a constant, the run date)
 has no lineage. ``finance_platform_tests/customers/test_assets.py`` checks every pair
-against the tables a real run writes, so this map cannot drift from the code silently.
+against the tables a real run writes and ``test_contract.py`` that it explains exactly the
+columns of each table's contract, so this map cannot drift from the code silently.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
-from finance_platform.defs.customers.assets import RECOMMENDATION_FEATURES
-from finance_platform.transforms.customers import rules
-from finance_platform.transforms.customers.segments import PROFILE_AVERAGES
+from finance_platform.transforms.customers import contract, rules
 
 Dep = tuple[str, str]  # (asset name, column)
 
-RAW_BASE = "raw_customer_base"
-RAW_BEHAVIOR = "raw_customer_behavior_assets"
-BASE = "cleaned_customer_base"
-BEHAVIOR = "cleaned_customer_behavior"
-FEATURES = "customer_features"
-SEGMENTS = "customer_segments"
-RECOMMENDATIONS = "product_recommendations"
+RAW_BASE = contract.RAW_CUSTOMER_BASE.name
+RAW_BEHAVIOR = contract.RAW_CUSTOMER_BEHAVIOR.name
+BASE = contract.CLEANED_CUSTOMER_BASE.name
+BEHAVIOR = contract.CLEANED_CUSTOMER_BEHAVIOR.name
+FEATURES = contract.CUSTOMER_FEATURES.name
+SEGMENTS = contract.CUSTOMER_SEGMENTS.name
+RECOMMENDATIONS = contract.PRODUCT_RECOMMENDATIONS.name
 
 # Columns not listed in DERIVED come, unchanged, from the first of these that has them.
 IDENTITY_FROM: dict[str, tuple[str, ...]] = {
@@ -52,7 +51,7 @@ _SCORING = _from(
     FEATURES,
     *(
         c
-        for c in RECOMMENDATION_FEATURES
+        for c in contract.RECOMMENDATION_FEATURES
         if c not in ("customer_id", "contact_result_code", "marketing_cool_period")
     ),
 )
@@ -116,14 +115,7 @@ DERIVED: dict[str, dict[str, list[Dep]]] = {
     },
     SEGMENTS: {
         **{
-            column: _SEGMENT_RULE
-            for column in (
-                "segment_id",
-                "segment_name",
-                "segment_name_en",
-                "segment_name_zh",
-                "segment_characteristics",
-            )
+            column: _SEGMENT_RULE for column in (*contract.SEGMENT_NAMES, "segment_characteristics")
         },
         **{flag: _from(FEATURES, column) for flag, column, _op, _value in rules.SEGMENT_FLAGS},
     },
@@ -132,7 +124,7 @@ DERIVED: dict[str, dict[str, list[Dep]]] = {
         "share": _from(SEGMENTS, "segment_id", "customer_id"),
         **{
             f"avg_{column}": [(SEGMENTS, "segment_id"), (FEATURES, column)]
-            for column in PROFILE_AVERAGES
+            for column in contract.PROFILE_AVERAGES
         },
     },
     RECOMMENDATIONS: {

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers import contract, rules
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,10 +32,8 @@ if TYPE_CHECKING:
 
     from finance_platform.resources.lake import LakeResource
 
-TABLES = {
-    "customer_base": rules.BASE_COLUMNS,
-    "customer_behavior_assets": rules.BEHAVIOR_COLUMNS,
-}
+# Each delivered file's name -> the columns it must carry (``contract.DELIVERIES``).
+TABLES = {raw.file: raw.columns for raw in contract.DELIVERIES.values()}
 RAW_ROOT = "raw"
 _NAME = re.compile(r"^(?P<table>[a-z_]+?)(?:_(?P<stamp>\d{8}))?\.csv$", re.IGNORECASE)
 # Encodings tried, in order, when FINANCE_CUSTOMERS_ENCODING is not set. GB18030 is a

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from finance_platform.transforms.customers import rules
-from finance_platform.transforms.customers.frames import take_rows
+from finance_platform.transforms.customers import contract, rules
+from finance_platform.transforms.customers.frames import select_columns, take_rows
 from finance_platform.transforms.customers.labels import add_codes, map_codes
 
 
@@ -223,10 +223,10 @@ def _finish(
     cleaned = take_rows(typed, ok)
     kept_columns = [c for c in columns if c not in rules.PII_COLUMNS]
     quarantine = _as_text(take_rows(raw.loc[:, kept_columns], bad))
-    quarantine["quarantine_reason"] = pd.array(reasons.strings(bad).to_numpy(), dtype="str")
+    quarantine[contract.REASON] = pd.array(reasons.strings(bad).to_numpy(), dtype="str")
     if malformed is not None and len(malformed):
         lines = _as_text(malformed.reindex(columns=kept_columns))
-        lines["quarantine_reason"] = pd.array([rules.REASON_MALFORMED] * len(lines), dtype="str")
+        lines[contract.REASON] = pd.array([rules.REASON_MALFORMED] * len(lines), dtype="str")
         quarantine = pd.concat([quarantine, lines], ignore_index=True)
     return cleaned, quarantine
 
@@ -266,10 +266,11 @@ def clean_customer_base(
     the reader could not split (contract columns as text), quarantined as such.
     """
     cfg = config or CleaningConfig()
-    missing = missing_required_columns(raw.columns, rules.BASE_COLUMNS)
+    columns = contract.RAW_CUSTOMER_BASE.columns
+    missing = missing_required_columns(raw.columns, columns)
     if missing:
         raise KeyError(f"customer_base is missing required column(s): {', '.join(missing)}")
-    raw = raw.loc[:, list(rules.BASE_COLUMNS)].reset_index(drop=True)
+    raw = raw.loc[:, list(columns)].reset_index(drop=True)
     n = len(raw)
     reasons = _Reasons(n)
     reasons.flag(_empty(raw["customer_id"]), rules.REASON_EMPTY_KEY)
@@ -285,12 +286,13 @@ def clean_customer_base(
     age = typed["age"].to_numpy(dtype="float64", na_value=np.nan)
     reasons.flag((age < cfg.age_min) | (age > cfg.age_max), rules.REASON_AGE)
     reasons.flag(typed["monthly_income"].to_numpy(na_value=np.nan) < 0, rules.REASON_NEGATIVE)
-    cleaned, quarantine = _finish(raw, typed, reasons, dup, malformed, rules.BASE_COLUMNS)
+    cleaned, quarantine = _finish(raw, typed, reasons, dup, malformed, columns)
     cleaned["age"] = cleaned["age"].astype("int64")
     cleaned["open_account_date"] = cleaned["open_account_date"].astype("datetime64[s]")
     occupation_codes = {label: code for label, (code, _) in rules.OCCUPATION.items()}
     cleaned["occupation_code"] = map_codes(cleaned["occupation"], occupation_codes)
     add_codes(cleaned, rules.BASE_LABELS)
+    cleaned = select_columns(cleaned, contract.CLEANED_CUSTOMER_BASE.columns)
     return _result(
         cleaned, quarantine, reasons, dup, malformed, rules.BASE_EXTREME_COLUMNS, cfg.sigma
     )
@@ -372,12 +374,13 @@ def clean_customer_behavior(
 ) -> CleanResult:
     """Typed monthly snapshots (full history), one row per (customer_id, stat_month)."""
     cfg = config or CleaningConfig()
-    missing = missing_required_columns(raw.columns, rules.BEHAVIOR_COLUMNS)
+    columns = contract.RAW_CUSTOMER_BEHAVIOR.columns
+    missing = missing_required_columns(raw.columns, columns)
     if missing:
         raise KeyError(
             f"customer_behavior_assets is missing required column(s): {', '.join(missing)}"
         )
-    raw = raw.loc[:, list(rules.BEHAVIOR_COLUMNS)].reset_index(drop=True)
+    raw = raw.loc[:, list(columns)].reset_index(drop=True)
     n = len(raw)
     reasons = _Reasons(n)
     reasons.flag(_empty(raw["customer_id"]) | _empty(raw["stat_month"]), rules.REASON_EMPTY_KEY)
@@ -422,7 +425,7 @@ def clean_customer_behavior(
     typed["customer_id"] = pd.Categorical.from_codes(
         np.where(cust_codes >= 0, cust_codes, -1), categories=pd.Index(cust_ids).astype("str")
     )
-    cleaned, quarantine = _finish(raw, typed, reasons, dup, malformed, rules.BEHAVIOR_COLUMNS)
+    cleaned, quarantine = _finish(raw, typed, reasons, dup, malformed, columns)
     del typed
     cleaned["month_index"] = cleaned["month_index"].astype("int64")
     for col in rules.BEHAVIOR_INT_COLUMNS:
@@ -437,6 +440,7 @@ def clean_customer_behavior(
     codes, missing_flag = contact_codes(cleaned["contact_result"], cleaned["last_contact_time"])
     cleaned["contact_result_code"] = codes
     cleaned["contact_result_missing"] = missing_flag
+    cleaned = select_columns(cleaned, contract.CLEANED_CUSTOMER_BEHAVIOR.columns)
     return _result(
         cleaned, quarantine, reasons, dup, malformed, rules.BEHAVIOR_EXTREME_COLUMNS, cfg.sigma
     )

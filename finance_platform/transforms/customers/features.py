@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from finance_platform.transforms.customers import rules
-from finance_platform.transforms.customers.frames import take_rows
+from finance_platform.transforms.customers import contract, rules
+from finance_platform.transforms.customers.frames import select_columns, take_rows
 
 
 def as_of_date(behavior: pd.DataFrame) -> pd.Timestamp:
@@ -39,7 +39,7 @@ def current_view(behavior: pd.DataFrame, coded=None) -> pd.DataFrame:
     latest = np.full(len(uniques), np.iinfo(np.int64).min)
     np.maximum.at(latest, codes, months)
     rows = months == latest[codes]
-    cols = [c for c in rules.CURRENT_COLUMNS if c in behavior.columns]
+    cols = [c for c in contract.CURRENT_COLUMNS if c in behavior.columns]
     out = take_rows(behavior[cols], rows)
     out["customer_id"] = out["customer_id"].astype("str")
     return out
@@ -196,7 +196,7 @@ def customer_features(
             "investment_monthly_count": "avg_investments_3m",
         }
     )
-    profile = base.loc[:, list(rules.PROFILE_COLUMNS)]
+    profile = base.loc[:, list(contract.PROFILE_COLUMNS)]
     df = profile.merge(current, on="customer_id", how="left").merge(
         averages, on="customer_id", how="left"
     )
@@ -234,7 +234,7 @@ def customer_features(
     df = df.rename(columns={"stat_month": "latest_stat_month"})
     df["latest_stat_month"] = df["latest_stat_month"].astype("str")
     df = pd.concat([df, status], axis=1)
-    return df.drop(columns=["month_index"])
+    return select_columns(df, contract.CUSTOMER_FEATURES.columns)
 
 
 def behavior_metrics(behavior: pd.DataFrame) -> pd.DataFrame:
@@ -272,4 +272,4 @@ def behavior_metrics(behavior: pd.DataFrame) -> pd.DataFrame:
             out[f"{metric}_avg_{window}m"] = np.round(np.where(n > 0, mean, np.nan), 2)
             out[f"{metric}_trend_{window}m"] = np.round(np.where(valid, trend, np.nan), 6)
     out["latest_month_index"] = latest
-    return pd.DataFrame(out)
+    return select_columns(pd.DataFrame(out), contract.BEHAVIOR_METRICS.columns)

@@ -1,4 +1,4 @@
-"""Row selection on big frames without pandas' boolean ``.loc`` overhead.
+"""Row and column selection on big frames without pandas' overhead and copies.
 
 At 12M rows, ``df.loc[mask]`` in pandas 3 spends most of its time building an index
 of the kept positions (~0.5 s per column here); selecting on each column's own
@@ -38,3 +38,14 @@ def take_rows(df: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             selected = list(pool.map(lambda name: _select(df[name], rows), names))
     return pd.DataFrame(dict(zip(names, selected, strict=True)), columns=df.columns, copy=False)
+
+
+def select_columns(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df[list(columns)]`` without copying the data (a list selection copies every column).
+
+    The transforms end with it to write a table with exactly its contract columns, in order.
+    """
+    names = list(columns)
+    if list(df.columns) == names:
+        return df
+    return pd.DataFrame({name: df[name] for name in names}, copy=False)

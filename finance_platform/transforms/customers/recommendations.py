@@ -13,8 +13,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from finance_platform.transforms.customers import rules
-from finance_platform.transforms.customers.frames import take_rows
+from finance_platform.transforms.customers import contract, rules
+from finance_platform.transforms.customers.frames import select_columns, take_rows
 
 SIGNAL_SOURCES = sorted({source for _, source, _, _ in rules.PRODUCT_SIGNALS})
 
@@ -90,7 +90,9 @@ def product_recommendations(features: pd.DataFrame, segments: pd.DataFrame) -> p
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    return select_columns(
+        pd.concat(frames, ignore_index=True), contract.PRODUCT_RECOMMENDATIONS.columns
+    )
 
 
 def in_cool_period(cool_until: pd.Series, run_date: dt.date) -> np.ndarray:
@@ -158,22 +160,7 @@ def marketing_targets(
         [rules.PRODUCT_NAMES_ZH[p] for p in rules.PRODUCTS]
     )
     targets["run_date"] = np.datetime64(run_date, "D").astype("datetime64[s]")
-    return targets[
-        [
-            "target_rank",
-            "customer_id",
-            "recommended_product",
-            "recommended_product_zh",
-            "priority_score",
-            "expected_value",
-            "score",
-            "purchase_probability",
-            "segment_id",
-            "reason",
-            "marketing_cool_period",
-            "run_date",
-        ]
-    ]
+    return select_columns(targets, contract.MARKETING_TARGETS.columns)
 
 
 def _reasons(product: pd.Series, segment_id: pd.Series, segment_name: pd.Series) -> pd.Categorical:

@@ -2,7 +2,8 @@
 
 The pandas transforms in this package and the Spark engine (issue 4) both read
 these tables, so the two engines apply the same label maps, thresholds, segment
-rules and product weights. Nothing here imports pandas or pyspark.
+rules and product weights. Nothing here imports pandas or pyspark. What the
+tables look like (lake folders, keys, columns in order) is ``contract.py``.
 
 Conventions both engines follow:
 - Conditions are ``(column, operator, value)`` triples with operators from
@@ -18,50 +19,7 @@ Conventions both engines follow:
 
 from __future__ import annotations
 
-# -- raw contract -------------------------------------------------------------
-BASE_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "name",
-    "age",
-    "gender",
-    "occupation",
-    "occupation_type",
-    "monthly_income",
-    "open_account_date",
-    "lifecycle_stage",
-    "marriage_status",
-    "city_level",
-    "branch_name",
-)
-BEHAVIOR_COLUMNS: tuple[str, ...] = (
-    "id",
-    "customer_id",
-    "total_assets",
-    "deposit_balance",
-    "financial_balance",
-    "fund_balance",
-    "insurance_balance",
-    "asset_level",
-    "deposit_flag",
-    "financial_flag",
-    "fund_flag",
-    "insurance_flag",
-    "product_count",
-    "financial_repurchase_count",
-    "credit_card_monthly_expense",
-    "investment_monthly_count",
-    "app_login_count",
-    "app_financial_view_time",
-    "app_product_compare_count",
-    "last_app_login_time",
-    "last_contact_time",
-    "contact_result",
-    "marketing_cool_period",
-    "stat_month",
-)
-BASE_KEY: tuple[str, ...] = ("customer_id",)
-BEHAVIOR_KEY: tuple[str, ...] = ("customer_id", "stat_month")
-
+# -- raw columns by type (the columns themselves: ``contract.py``) ----------------
 # Column types after parsing (numbers must parse or the row is quarantined).
 BASE_INT_COLUMNS = ("age",)
 BASE_FLOAT_COLUMNS = ("monthly_income",)
@@ -89,31 +47,6 @@ BEHAVIOR_INT_COLUMNS = (*COUNT_FEATURES, "app_financial_view_time", "app_product
 BEHAVIOR_DATETIME_COLUMNS = ("last_app_login_time",)
 BEHAVIOR_NULLABLE_DATETIME_COLUMNS = ("last_contact_time",)
 BEHAVIOR_DATE_COLUMNS = ("marketing_cool_period",)
-# What the features read, for both engines: a customer's profile from the cleaned base...
-PROFILE_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "age",
-    "gender_code",
-    "occupation_type_code",
-    "monthly_income",
-    "open_account_date",
-    "lifecycle_code",
-    "marriage_code",
-    "city_level_code",
-)
-# ... and the fields of the current (latest) monthly snapshot from the cleaned behaviour.
-CURRENT_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "stat_month",
-    "month_index",
-    *BALANCE_COLUMNS,
-    *COUNT_FEATURES[:6],
-    "credit_card_monthly_expense",
-    *COUNT_FEATURES[6:],
-    "last_app_login_time",
-    "contact_result_code",
-    "marketing_cool_period",
-)
 # Zero for a customer without any snapshot, so scores never see a missing value.
 ZERO_FILLED_FEATURES: tuple[str, ...] = (
     *BEHAVIOR_FLOAT_COLUMNS,

@@ -11,7 +11,8 @@ import operator
 import numpy as np
 import pandas as pd
 
-from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers import contract, rules
+from finance_platform.transforms.customers.frames import select_columns
 
 _OPS = {
     "==": operator.eq,
@@ -57,10 +58,9 @@ def assign_segments(features: pd.DataFrame) -> pd.DataFrame:
         [features[["customer_id"]].reset_index(drop=True), picked, flags.reset_index(drop=True)],
         axis=1,
     )
-    for col in ("segment_id", "segment_name", "segment_name_en", "segment_name_zh"):
+    for col in (*contract.SEGMENT_NAMES, "segment_characteristics"):
         out[col] = out[col].astype("category")
-    out["segment_characteristics"] = out["segment_characteristics"].astype("category")
-    return out
+    return select_columns(out, contract.CUSTOMER_SEGMENTS.columns)
 
 
 def segment_table() -> pd.DataFrame:
@@ -76,38 +76,19 @@ def segment_table() -> pd.DataFrame:
     )
 
 
-PROFILE_AVERAGES = (
-    "total_assets",
-    "credit_card_monthly_expense",
-    "engagement_score",
-    "lifecycle_score",
-    "monthly_income",
-    "age",
-    "product_count",
-    "investment_monthly_count",
-)
-
-
 def segment_profiles(segments: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """One row per segment (empty ones included, size 0): size, share and averages."""
+    averaged = list(contract.PROFILE_AVERAGES)
     joined = segments[["customer_id", "segment_id"]].merge(
-        features[["customer_id", *PROFILE_AVERAGES]], on="customer_id", how="left"
+        features[["customer_id", *averaged]], on="customer_id", how="left"
     )
     joined["segment_id"] = joined["segment_id"].astype("str")
     grouped = joined.groupby("segment_id", observed=True)
-    stats = grouped[list(PROFILE_AVERAGES)].mean().round(2)
+    stats = grouped[averaged].mean().round(2)
     stats.columns = [f"avg_{c}" for c in stats.columns]
     stats["customers"] = grouped.size()
     table = segment_table().merge(stats.reset_index(), on="segment_id", how="left")
     table["customers"] = table["customers"].fillna(0).astype("int64")
     total = max(int(table["customers"].sum()), 1)
     table["share"] = (table["customers"] / total).round(4)
-    front = [
-        "segment_id",
-        "segment_name",
-        "segment_name_en",
-        "segment_name_zh",
-        "customers",
-        "share",
-    ]
-    return table[front + [c for c in table.columns if c not in front]]
+    return select_columns(table, contract.SEGMENT_PROFILES.columns)

@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers import contract, rules
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+    from finance_platform.transforms.customers.contract import Table
+
 ROW = "_row"
-REASON = "quarantine_reason"
+REASON = contract.REASON
 MALFORMED = "_malformed"
 _CORRUPT = "_corrupt_record"
 _DUP = "_duplicate"
@@ -285,15 +287,19 @@ def _with_reasons(
 
 
 def _finish(
-    df: DataFrame, raw_columns: tuple[str, ...], typed: dict[str, Column]
+    df: DataFrame, table: Table, typed: dict[str, Column]
 ) -> tuple[DataFrame, DataFrame, int, int, dict[str, int], dict[str, float]]:
+    """The cleaned ``table`` (its contract columns, ``typed`` ones parsed) and its quarantine."""
     F = _F()
+    raw_columns = table.delivery.columns
+    unknown = sorted(set(typed) - set(table.columns))
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {unknown} in its contract")
     raw_rows, counts, missing = _accounting(df, raw_columns)
     duplicates = raw_rows - sum(counts.values())
     cleaned = df.where(~F.col(_DUP) & F.col(REASON).isNull())
     cleaned = cleaned.select(
-        *[typed.get(c, F.col(c)).alias(c) for c in raw_columns],
-        *[typed[c].alias(c) for c in typed if c not in raw_columns],
+        *[typed.get(c, F.col(c)).alias(c) for c in table.columns],
         ROW,  # internal: file order, for order-sensitive sums downstream; never written
     )
     quarantine = df.where(~F.col(_DUP) & F.col(REASON).isNotNull()).select(
@@ -340,7 +346,7 @@ def clean_customer_base(
         "occupation_code": _codes(F.col("occupation"), occupation),
         **{code: _codes(F.col(raw_col), mapping) for raw_col, code, mapping in rules.BASE_LABELS},
     }
-    result = SparkCleanResult(*_finish(df, rules.BASE_COLUMNS, typed))
+    result = SparkCleanResult(*_finish(df, contract.CLEANED_CUSTOMER_BASE, typed))
     result.extremes = cross_sectional_extremes(result.cleaned, rules.BASE_EXTREME_COLUMNS, sigma)
     return result
 
@@ -407,7 +413,7 @@ def clean_customer_behavior(raw: DataFrame, sigma: float = rules.OUTLIER_SIGMA) 
         "contact_result_code": contact,
         "contact_result_missing": missing,
     }
-    result = SparkCleanResult(*_finish(df, rules.BEHAVIOR_COLUMNS, typed))
+    result = SparkCleanResult(*_finish(df, contract.CLEANED_CUSTOMER_BEHAVIOR, typed))
     result.extremes = cross_sectional_extremes(
         result.cleaned, rules.BEHAVIOR_EXTREME_COLUMNS, sigma
     )

@@ -1,7 +1,7 @@
 """Spark versions of the customer transforms: features, trends, segments, recommendations, targets.
 
-Same rules as ``transforms.customers`` (read from ``rules.py``), same column
-names and order. Arithmetic is written in the pandas engine's evaluation order
+Same rules as ``transforms.customers`` (read from ``rules.py``), same columns in
+the same order (``contract.py``). Arithmetic is written in the pandas engine's evaluation order
 and rounding is numpy's (``rint(x * 10**d) / 10**d``, half to even), so both
 engines give the same numbers, not merely close ones. Spark DataFrames in and out.
 """
@@ -12,21 +12,10 @@ import datetime as dt
 import math
 from typing import TYPE_CHECKING, Any
 
-from finance_platform.transforms.customers import rules
+from finance_platform.transforms.customers import contract, rules
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
-
-PROFILE_AVERAGES = (
-    "total_assets",
-    "credit_card_monthly_expense",
-    "engagement_score",
-    "lifecycle_score",
-    "monthly_income",
-    "age",
-    "product_count",
-    "investment_monthly_count",
-)
 
 
 # -- numeric helpers with pandas / numpy semantics ----------------------------------
@@ -121,7 +110,7 @@ def current_view(behavior: DataFrame) -> DataFrame:
     """Each customer's latest monthly snapshot."""
     F = _F()
     latest = _with_latest(behavior)
-    cols = [c for c in rules.CURRENT_COLUMNS if c in behavior.columns]
+    cols = [c for c in contract.CURRENT_COLUMNS if c in behavior.columns]
     return latest.where(F.col("month_index") == F.col("_latest")).select(*cols)
 
 
@@ -215,7 +204,7 @@ def customer_features(
     )
     row = [ROW] if ROW in base.columns else []
     df = (
-        base.select(*rules.PROFILE_COLUMNS, *row)
+        base.select(*contract.PROFILE_COLUMNS, *row)
         .join(current, "customer_id", "left")
         .join(averages, "customer_id", "left")
     )
@@ -260,34 +249,7 @@ def customer_features(
     df = df.withColumnRenamed("stat_month", "latest_stat_month").withColumn(
         "latest_stat_month", F.col("latest_stat_month").cast("string")
     )
-    order = [
-        *rules.PROFILE_COLUMNS,
-        "latest_stat_month",
-        *[
-            c
-            for c in rules.CURRENT_COLUMNS
-            if c not in ("customer_id", "stat_month", "month_index")
-        ],
-        "avg_logins_3m",
-        "avg_investments_3m",
-        "has_behavior",
-        "as_of_date",
-        "tenure_years",
-        "lifecycle_score",
-        "log_total_assets",
-        "asset_tier",
-        "risk_asset_share",
-        "days_since_login",
-        "recency_score",
-        "frequency_score",
-        "monetary_score",
-        "engagement_score",
-        "product_cross_sell_index",
-        "latest_raw_stat_month",
-        "current_view_status",
-        "cool_period_known",
-    ]
-    return df.select(*order, *row)
+    return df.select(*contract.CUSTOMER_FEATURES.columns, *row)
 
 
 def _engagement(df: DataFrame) -> DataFrame:
@@ -383,7 +345,7 @@ def behavior_metrics(behavior: DataFrame) -> DataFrame:
                 F.when(valid, np_round(slope / mean, 6)).alias(f"{metric}_trend_{window}m")
             )
     columns.append(latest)
-    return sums.select(*columns)
+    return sums.select(*columns).select(*contract.BEHAVIOR_METRICS.columns)
 
 
 # -- segments --------------------------------------------------------------------------
@@ -434,7 +396,7 @@ def assign_segments(features: DataFrame) -> DataFrame:
         pick([r["characteristics"] for r in table]).alias("segment_characteristics"),
         *[flag for flag, *_ in rules.SEGMENT_FLAGS],
         *row,
-    )
+    ).select(*contract.CUSTOMER_SEGMENTS.columns, *row)
 
 
 def segment_table(spark) -> DataFrame:
@@ -454,36 +416,28 @@ def segment_profiles(segments: DataFrame, features: DataFrame) -> DataFrame:
     from pyspark.sql import Window
 
     F = _F()
+    averaged = contract.PROFILE_AVERAGES
     order = F.col(ROW) if ROW in features.columns else F.col("customer_id")
     joined = segments.select("customer_id", "segment_id").join(
-        features.select("customer_id", order.alias("_order"), *PROFILE_AVERAGES),
+        features.select("customer_id", order.alias("_order"), *averaged),
         "customer_id",
         "left",
     )
-    items = F.struct(F.col("_order"), *[F.col(c).cast("double").alias(c) for c in PROFILE_AVERAGES])
+    items = F.struct(F.col("_order"), *[F.col(c).cast("double").alias(c) for c in averaged])
     stats = joined.groupBy("segment_id").agg(
         F.array_sort(F.collect_list(items)).alias("_items"),
         F.count(F.lit(1)).alias("customers"),
     )
     stats = stats.select(
         "segment_id",
-        *[np_round(kahan_mean("_items", c), 2).alias(f"avg_{c}") for c in PROFILE_AVERAGES],
+        *[np_round(kahan_mean("_items", c), 2).alias(f"avg_{c}") for c in averaged],
         "customers",
     )
     table = segment_table(segments.sparkSession).join(stats, "segment_id", "left")
     table = table.withColumn("customers", F.coalesce(F.col("customers"), F.lit(0)).cast("long"))
     total = F.greatest(F.sum("customers").over(Window.partitionBy()), F.lit(1))
     table = table.withColumn("share", np_round(F.col("customers") / total, 4))
-    front = [
-        "segment_id",
-        "segment_name",
-        "segment_name_en",
-        "segment_name_zh",
-        "customers",
-        "share",
-    ]
-    rest = ["segment_characteristics", *[f"avg_{c}" for c in PROFILE_AVERAGES]]
-    return table.select(*front, *rest)
+    return table.select(*contract.SEGMENT_PROFILES.columns)
 
 
 # -- recommendations -------------------------------------------------------------------
@@ -555,7 +509,7 @@ def product_recommendations(features: DataFrame, segments: DataFrame) -> DataFra
     out = frames[0]
     for frame in frames[1:]:
         out = out.unionByName(frame)
-    return out
+    return out.select(*contract.PRODUCT_RECOMMENDATIONS.columns)
 
 
 def marketing_targets(
@@ -597,19 +551,12 @@ def marketing_targets(
         F.lit(" "),
         F.coalesce(F.col("segment_name_en").cast("string"), F.lit("nan")),
     )
-    return targets.select(
-        "target_rank",
-        "customer_id",
-        F.col("product").alias("recommended_product"),
-        _map_column(F.col("product"), rules.PRODUCT_NAMES_ZH, None).alias("recommended_product_zh"),
-        "priority_score",
-        "expected_value",
-        "score",
-        "purchase_probability",
-        "segment_id",
-        reason.alias("reason"),
-        "marketing_cool_period",
-        F.lit(dt.datetime(run_date.year, run_date.month, run_date.day))
-        .cast("timestamp")
-        .alias("run_date"),
-    )
+    run_day = dt.datetime(run_date.year, run_date.month, run_date.day)
+    return targets.withColumns(
+        {
+            "recommended_product": F.col("product"),
+            "recommended_product_zh": _map_column(F.col("product"), rules.PRODUCT_NAMES_ZH, None),
+            "reason": reason,
+            "run_date": F.lit(run_day).cast("timestamp"),
+        }
+    ).select(*contract.MARKETING_TARGETS.columns)

@@ -13,6 +13,7 @@ from finance_platform.transforms.customers.cleaning import (
     missing_required_columns,
     repeated_keys,
 )
+from finance_platform.transforms.customers.contract import RAW_CUSTOMER_BASE
 
 
 def base_row(cid: str, **overrides) -> dict:
@@ -150,9 +151,10 @@ def test_missing_required_column_is_named():
 
 
 def test_schema_drift_helpers():
-    header = ["customer_id", "create_time", *rules.BASE_COLUMNS[1:6], "update_time"]
-    assert extra_columns(header, rules.BASE_COLUMNS) == ["create_time", "update_time"]
-    assert missing_required_columns(header, rules.BASE_COLUMNS) == list(rules.BASE_COLUMNS[6:])
+    columns = RAW_CUSTOMER_BASE.columns
+    header = ["customer_id", "create_time", *columns[1:6], "update_time"]
+    assert extra_columns(header, columns) == ["create_time", "update_time"]
+    assert missing_required_columns(header, columns) == list(columns[6:])
 
 
 def test_behavior_rules_duplicates_negative_dates_and_contact_flag():
