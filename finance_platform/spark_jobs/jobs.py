@@ -18,56 +18,12 @@ if TYPE_CHECKING:
 
     from finance_platform.spark_jobs.run import LakePaths
 
-# Hive partition columns per table (same layout as the pandas engine writes).
-PARTITION_COLUMNS: dict[str, tuple[str, ...]] = {
-    "curated_quotes": ("symbol", "trade_date"),
-}
-
 # Natural keys per table: the job reports duplicate / null key counts on them.
-TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "curated_quotes": ("symbol", "trade_date"),
-    **{name: table.key for name, table in contract.TABLES.items()},
-}
+TABLE_KEYS: dict[str, tuple[str, ...]] = {name: t.key for name, t in contract.TABLES.items()}
 
 
 def _not_ready(name: str) -> dict[str, DataFrame]:
     raise NotImplementedError(f"the Spark port of {name} is not available yet")
-
-
-def curated_quotes(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
-    """``raw/quotes/symbol=<S>/date=<D>.json`` -> ``curated/quotes`` (partitions in ``params``).
-
-    ``params``: ``source`` (lineage label), ``ingested_at`` (ISO timestamp),
-    optional ``symbols`` and ``dates`` to limit the partitions rebuilt.
-    """
-    import datetime as dt
-
-    from pyspark.sql import functions as F
-
-    from finance_platform.transforms.spark.quotes import (
-        curate_replies,
-        parse_replies,
-        unparseable_bars,
-    )
-
-    raw = spark.read.text(lake.uri("raw/quotes"), wholetext=True, recursiveFileLookup=True)
-    path = F.col("_metadata.file_path")
-    replies = raw.select(
-        F.regexp_extract(path, r"symbol=([^/]+)/", 1).alias("symbol"),
-        F.regexp_extract(path, r"date=(\d{4}-\d{2}-\d{2})\.json$", 1).alias("trade_date"),
-        F.col("value").alias("body"),
-    ).where(F.col("trade_date") != "")
-    if params.get("symbols"):
-        replies = replies.where(F.col("symbol").isin(list(params["symbols"])))
-    if params.get("dates"):
-        replies = replies.where(F.col("trade_date").isin(list(params["dates"])))
-    bad = unparseable_bars(parse_replies(replies)).select("symbol", "bar_date").limit(5).collect()
-    if bad:
-        raise ValueError(f"replies with bars that are not numbers: {[tuple(r) for r in bad]}")
-    ingested = params.get("ingested_at")
-    moment = dt.datetime.fromisoformat(ingested) if ingested else dt.datetime.now(dt.UTC)
-    source = params.get("source", "alpha_vantage")
-    return {"curated_quotes": curate_replies(replies, source, moment)}
 
 
 def _read(spark: SparkSession, lake: LakePaths, table: str) -> DataFrame:

@@ -45,12 +45,6 @@ def _customer_job(name: str, description: str, tables: tuple[str, ...]) -> Spark
 JOBS: dict[str, SparkJobSpec] = {
     spec.name: spec
     for spec in (
-        SparkJobSpec(
-            name="curated_quotes",
-            description="Raw Alpha Vantage JSON -> curated daily bars (a row per symbol and day).",
-            runner="finance_platform.spark_jobs.jobs:curated_quotes",
-            outputs={"curated_quotes": "curated/quotes"},
-        ),
         _customer_job(
             "customers_cleaning",
             "Raw customer files -> cleaned base and behaviour tables (+ quarantine).",

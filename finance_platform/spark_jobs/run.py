@@ -177,12 +177,8 @@ def writable(df: DataFrame) -> DataFrame:
     return df.select(*columns)
 
 
-def write_table(df: DataFrame, uri: str, partition_cols: Sequence[str] = ()) -> None:
-    writer = writable(df).write.mode("overwrite")
-    if partition_cols:
-        # Rewrite only the partitions present (as LakeResource's replace_partitions does).
-        writer = writer.option("partitionOverwriteMode", "dynamic").partitionBy(*partition_cols)
-    writer.parquet(uri)
+def write_table(df: DataFrame, uri: str) -> None:
+    writable(df).write.mode("overwrite").parquet(uri)
 
 
 def run_job(
@@ -206,15 +202,9 @@ def run_job(
     written: dict[str, tuple[str, DataFrame]] = {}
     for table in wanted:
         uri = lake.output_uri(spec.outputs[table])
-        write_table(frames[table], uri, spec_partitions(spec, table))
+        write_table(frames[table], uri)
         written[table] = (uri, spark.read.parquet(uri))
     return written, extra
-
-
-def spec_partitions(spec: SparkJobSpec, table: str) -> tuple[str, ...]:
-    from finance_platform.spark_jobs.jobs import PARTITION_COLUMNS
-
-    return PARTITION_COLUMNS.get(table, ())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,50 +1,57 @@
 """FINANCE_ENGINE=spark end to end: the Pipes subprocess runs the real entry point on a lake."""
 
 import datetime as dt
-import json
 
 import dagster as dg
 
 from finance_platform.resources.spark import SparkJobLauncher
-from finance_platform_tests.market.replay_server import FIXTURES, IBM_COMPACT
+from finance_platform.transforms.customers import contract
 
-FIXTURE = FIXTURES / IBM_COMPACT
+BASE = contract.CLEANED_CUSTOMER_BASE
 
 
-def _curated_asset():
-    @dg.asset(name="curated_quotes", group_name="market")
-    def curated_quotes(context: dg.AssetExecutionContext, spark_launcher: SparkJobLauncher):
+def _small_delivery(lake_root) -> str:
+    """A 40-customer delivery with repeated rows; returns the base file's lake path."""
+    from finance_platform.sample_data import DefectRates, generate
+
+    paths = generate(
+        lake_root / "raw",
+        customers=40,
+        months=1,
+        seed=3,
+        delivery_date=dt.date(2026, 3, 1),
+        defects=DefectRates(duplicates=0.1),
+    )
+    return paths[BASE.delivery.file].relative_to(lake_root).as_posix()
+
+
+def test_local_spark_job_writes_the_cleaned_table_and_reports_it(lake, lake_root):
+    delivery = _small_delivery(lake_root)
+
+    @dg.asset(name=BASE.name, group_name="customers")
+    def cleaned(context: dg.AssetExecutionContext, spark_launcher: SparkJobLauncher):
         (result,) = spark_launcher.run(
-            context, params={"source": "fixture", "ingested_at": "2023-11-11T06:30:00+00:00"}
+            context, params={"deliveries": {BASE.delivery.file: delivery}}
         )
         return result
 
-    return curated_quotes
-
-
-def test_local_spark_job_writes_curated_partitions_and_reports_them(lake, lake_root):
-    body = FIXTURE.read_bytes()
-    days = sorted(json.loads(body)["Time Series (Daily)"])[-3:]
-    for day in days:
-        lake.write_bytes(f"raw/quotes/symbol=IBM/date={day}.json", body)
-    lake.write_bytes("raw/quotes/symbol=IBM/date=2023-11-11.json", body)  # a Saturday: no bar
-
     launcher = SparkJobLauncher(engine="spark", lake_root=str(lake_root))
-    result = dg.materialize([_curated_asset()], resources={"spark_launcher": launcher})
+    result = dg.materialize([cleaned], resources={"spark_launcher": launcher})
 
     assert result.success
-    (mat,) = result.asset_materializations_for_node("curated_quotes")
-    assert mat.metadata["dagster/row_count"].value == 3
+    (mat,) = result.asset_materializations_for_node(BASE.name)
+    table = lake.read_table(BASE.path).to_pandas()
+    job = mat.metadata["job_metadata"].value
+    assert job["duplicates_removed"] > 0  # the delivery repeated rows; the table does not
+    assert mat.metadata["dagster/row_count"].value == len(table) > 0
     assert mat.metadata["check/duplicate_keys"].value == 0
     assert mat.metadata["check/unique_keys_passed"].value is True
+    assert table["customer_id"].is_unique
     columns = [c.name for c in mat.metadata["dagster/column_schema"].schema.columns]
-    assert columns[:2] == ["open", "high"]  # partition columns live in the folder names
-    table = lake.read_table("curated/quotes").to_pandas()
-    assert sorted(table["trade_date"].astype(str)) == days
-    assert set(table["source"]) == {"fixture"}
-    assert table["ingested_at"].iloc[0] == dt.datetime(2023, 11, 11, 6, 30, tzinfo=dt.UTC) or str(
-        table["ingested_at"].iloc[0]
-    ).startswith("2023-11-11 06:30:00")
+    assert columns == list(BASE.columns) == list(table.columns)
+    quarantined = lake.read_table(BASE.quarantine.path).to_pandas()
+    assert mat.metadata[f"{BASE.quarantine.name}/row_count"].value == len(quarantined)
+    assert job["raw_rows"] == len(table) + len(quarantined) + job["duplicates_removed"]
 
 
 def test_local_spark_job_failure_carries_the_error_message(lake_root):
@@ -52,7 +59,7 @@ def test_local_spark_job_failure_carries_the_error_message(lake_root):
 
     @dg.asset(name="customer_segments")
     def wrong_job(context: dg.AssetExecutionContext, spark_launcher: SparkJobLauncher):
-        (result,) = spark_launcher.run(context, job="curated_quotes")
+        (result,) = spark_launcher.run(context, job="customers_cleaning")
         return result
 
     launcher = SparkJobLauncher(engine="spark", lake_root=str(lake_root))
@@ -62,5 +69,5 @@ def test_local_spark_job_failure_carries_the_error_message(lake_root):
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     message = str(failure.step_failure_data.error)
-    assert "local Spark job curated_quotes exited with code 1" in message
-    assert "ValueError: job curated_quotes does not write ['customer_segments']" in message
+    assert "local Spark job customers_cleaning exited with code 1" in message
+    assert "ValueError: job customers_cleaning does not write ['customer_segments']" in message
