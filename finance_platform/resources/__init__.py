@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from finance_platform.resources.alpha_vantage import build_alpha_vantage
+from finance_platform.resources.engine import CUSTOMER_ENGINE, build_customer_engine
 from finance_platform.resources.lake import LakeResource
 from finance_platform.resources.metrics import CloudWatchMetricsResource
 from finance_platform.resources.slack import SlackAlertsResource
-from finance_platform.resources.spark import spark_resources
 from finance_platform.resources.warehouse import build_warehouse
 from finance_platform.settings import Settings, load_settings
 
@@ -30,7 +30,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             # Slack only if SLACK_WEBHOOK_URL / SLACK_BOT_TOKEN is set; else alerts go to the log.
             "slack": SlackAlertsResource(),
             "metrics": CloudWatchMetricsResource(enabled=False),
-            **spark_resources(s),
+            # FINANCE_ENGINE: pandas (default) or local Spark; EMR / Glue work from here too.
+            CUSTOMER_ENGINE: build_customer_engine(s),
         }
     return {
         "lake": LakeResource(
@@ -40,5 +41,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "warehouse": build_warehouse("prod", s.warehouse_path, s.aws_region),
         "slack": SlackAlertsResource(),
         "metrics": CloudWatchMetricsResource(enabled=True, region=s.aws_region),
-        **spark_resources(s),
+        CUSTOMER_ENGINE: build_customer_engine(s),
     }

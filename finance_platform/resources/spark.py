@@ -1,10 +1,11 @@
 """Spark for the platform: a local session, and launchers for EMR Serverless and Glue via Pipes.
 
-``FINANCE_ENGINE`` picks the engine (``pandas`` default | ``spark`` |
-``emr-serverless`` | ``glue``). Every Spark engine runs the same entry point,
-``finance_platform.spark_jobs.run``; only how it is started differs:
+The building blocks of the customer engines (``resources/engine.py``, picked by
+``FINANCE_ENGINE``). Every Spark engine runs the same job code
+(``finance_platform.spark_jobs``); only how it is started differs:
 
-- ``spark``: a local subprocess (``local[*]``) through Dagster Pipes;
+- ``spark``: a local subprocess (``local[*]``) through Dagster Pipes (the launcher's
+  local mode; ``LocalSparkEngine`` runs the job body in-process on a session instead);
 - ``emr-serverless``: ``dagster_aws.pipes.PipesEMRServerlessClient``;
 - ``glue``: ``dagster_aws.pipes.PipesGlueClient`` (execution class FLEX by default).
 
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from finance_platform.settings import Settings, SparkSettings, load_spark_settings
+from finance_platform.settings import SparkSettings, load_spark_settings
 from finance_platform.spark_jobs.registry import JOBS, SparkJobSpec
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_SCRIPT = "run_job.py"  # uploaded by `make spark-package`, see deploy/spark.md
 PACKAGE_ZIP = "finance_platform.zip"
-SPARK_ENGINES = ("spark", "emr-serverless", "glue")
 
 
 def make_aws_client(service: str, region: str | None) -> Any:
@@ -400,98 +400,3 @@ def _job_for(tables: Sequence[str]) -> SparkJobSpec:
     if len(specs) != 1:
         raise dg.Failure(description=f"tables {list(tables)} are built by different jobs {specs}")
     return JOBS[specs.pop()]
-
-
-def engine_name() -> str:
-    """The configured engine (``FINANCE_ENGINE``), read at run time."""
-    from finance_platform.settings import load_settings
-
-    return load_settings().engine
-
-
-def uses_spark(engine: str | None = None) -> bool:
-    return (engine or engine_name()) in SPARK_ENGINES
-
-
-def spark_resources(settings: Settings) -> dict[str, Any]:
-    """``spark`` (local session) and ``spark_launcher`` (the configured Spark engine).
-
-    With ``FINANCE_ENGINE=pandas`` the launcher is still defined (local Spark)
-    so assets can declare it; it is only used when the engine is a Spark one.
-    """
-    spark = load_spark_settings()
-    engine = settings.engine if settings.engine in SPARK_ENGINES else "spark"
-    return {
-        "spark": SparkSessionResource(
-            master=spark.master,
-            driver_memory=spark.driver_memory,
-            shuffle_partitions=spark.shuffle_partitions,
-            conf=dict(spark.conf),
-        ),
-        "spark_launcher": SparkJobLauncher(
-            engine=engine,
-            lake_root=settings.lake_root,
-            region=None if settings.is_local else settings.aws_region,
-        ),
-    }
-
-
-# -- Spark steps of the customers assets ----------------------------------------------------
-def run_spark_step(
-    context: dg.AssetExecutionContext, table: str, params: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Build ``table`` on the configured Spark engine; Spark writes it to the lake itself.
-
-    The registry job that owns ``table`` runs with ``params`` and writes the table
-    (and its companions, e.g. the quarantine of a cleaned table) straight to its lake
-    folder; nothing is collected into this process, so the step scales with the
-    cluster, not with the orchestrator's memory. Returns the job's own statistics
-    for the table (the cleaning accounting; ``{}`` for other tables).
-
-    - ``spark``: the job body runs in this process on one local session
-      (``local[*]``) shared by the run's steps: no JVM start per step.
-    - ``emr-serverless`` / ``glue``: the job runs remotely through Pipes
-      (``spark_jobs.run``); its reported statistics come back as metadata.
-    """
-    engine = engine_name()
-    if engine == "spark":
-        return _in_process(context, table, dict(params or {}))
-    if engine in SPARK_ENGINES:
-        return _remote(context, table, dict(params or {}))
-    raise dg.Failure(description=f"FINANCE_ENGINE={engine!r} is not a Spark engine")
-
-
-def _in_process(context, table: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The registry job's body in this process on a local session: same code as EMR / Glue."""
-    from finance_platform.settings import load_settings
-    from finance_platform.spark_jobs.registry import job_for_table
-    from finance_platform.spark_jobs.run import LakePaths, run_job
-
-    spec = job_for_table(table)
-    settings = load_settings()
-    spark = spark_resources(settings)["spark"].get_session()
-    context.log.info(f"{table}: running on local Spark {spark.version} (FINANCE_ENGINE=spark)")
-    lake = LakePaths(_lake_uri(settings.lake_root))
-    try:
-        _written, stats = run_job(spark, spec, lake, [table], params)
-    finally:
-        spark.catalog.clearCache()  # the step's cached inputs; the next step reads the lake
-    return dict(stats.get(table) or {})
-
-
-def _lake_uri(root: str) -> str:
-    from finance_platform.resources.lake import LakeResource
-
-    return LakeResource(root=root).uri("")
-
-
-def _remote(context, table: str, params: dict[str, Any]) -> dict[str, Any]:
-    from finance_platform.settings import load_settings
-    from finance_platform.spark_jobs.registry import job_for_table
-
-    launcher = spark_resources(load_settings())["spark_launcher"]
-    spec = job_for_table(table)
-    context.log.info(f"{table}: running on {launcher.engine} (job {spec.name})")
-    (result,) = launcher.run(context, job=spec.name, tables=[table], params=params)
-    job_meta = (result.metadata or {}).get("job_metadata")
-    return dict(getattr(job_meta, "value", job_meta) or {})

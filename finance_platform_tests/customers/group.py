@@ -8,16 +8,24 @@ import dagster as dg
 
 from finance_platform.defs.customers.assets import ASSETS
 from finance_platform.defs.customers.checks import CHECKS
+from finance_platform.resources.engine import CustomerEngine, PandasEngine
 from finance_platform.resources.lake import LakeResource
 
 
 def materialize(
-    lake_root: Path, instance: dg.DagsterInstance, selection=None
+    lake_root: Path,
+    instance: dg.DagsterInstance,
+    selection=None,
+    engine: CustomerEngine | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Every customer asset and check on the lake at ``lake_root`` (failures are reported)."""
+    """Every customer asset and check on the lake at ``lake_root`` on ``engine`` (default
+    pandas); failures are reported."""
     return dg.materialize(
         [*ASSETS, *CHECKS],
-        resources={"lake": LakeResource(root=str(lake_root))},
+        resources={
+            "lake": LakeResource(root=str(lake_root)),
+            "customer_engine": engine or PandasEngine(),
+        },
         instance=instance,
         selection=selection,
         raise_on_error=False,

@@ -11,6 +11,7 @@ import pytest
 from finance_platform.defs.customers import defs as customer_defs
 from finance_platform.defs.customers.assets import ASSETS
 from finance_platform.defs.customers.common import QUALITY_LOGS
+from finance_platform.resources.engine import PandasEngine
 from finance_platform.sample_data import generate
 from finance_platform.transforms.customers.contract import PROFILE_COLUMNS, TABLES
 from finance_platform_tests.customers.group import checks_by_name, materialize
@@ -30,7 +31,10 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
         result = materialize(delivered, instance)
         # the 06:00 quality job re-evaluates the checks on what is stored, rebuilding nothing
         quality = (
-            dg.Definitions.merge(customer_defs, dg.Definitions(resources={"lake": lake}))
+            dg.Definitions.merge(
+                customer_defs,
+                dg.Definitions(resources={"lake": lake, "customer_engine": PandasEngine()}),
+            )
             .resolve_job_def("customers_quality_job")
             .execute_in_process(instance=instance, raise_on_error=False)
         )

@@ -6,6 +6,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from finance_platform.defs.customers.lineage import DERIVED, IDENTITY_FROM, lineage_pairs
+from finance_platform.resources.engine import CustomerEngine, PandasEngine
 from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.transforms.customers import contract, rules
@@ -21,11 +22,10 @@ def contract_columns(name: str) -> tuple[str, ...]:
     return contract.table(name).columns
 
 
-def materialize_small_delivery(lake_root, monkeypatch, engine: str) -> LakeResource:
+def materialize_small_delivery(lake_root, monkeypatch, engine: CustomerEngine) -> LakeResource:
     """The customer group on ``engine`` over 60 customers x 4 months with every defect kind."""
     from finance_platform.defs.customers.assets import ASSETS
 
-    monkeypatch.setenv("FINANCE_ENGINE", engine)
     monkeypatch.setenv("FINANCE_CUSTOMERS_RUN_DATE", "2026-03-02")
     generate(
         lake_root / "raw",
@@ -42,7 +42,7 @@ def materialize_small_delivery(lake_root, monkeypatch, engine: str) -> LakeResou
         ),
     )
     lake = LakeResource(root=str(lake_root))
-    assert dg.materialize(ASSETS, resources={"lake": lake}).success
+    assert dg.materialize(ASSETS, resources={"lake": lake, "customer_engine": engine}).success
     return lake
 
 
@@ -64,7 +64,9 @@ def assert_lake_holds_the_contract(lake: LakeResource) -> None:
 
 
 def test_the_pandas_engine_writes_every_table_as_the_contract_says(lake_root, monkeypatch):
-    assert_lake_holds_the_contract(materialize_small_delivery(lake_root, monkeypatch, "pandas"))
+    assert_lake_holds_the_contract(
+        materialize_small_delivery(lake_root, monkeypatch, PandasEngine())
+    )
 
 
 def test_lineage_covers_exactly_the_contract_columns():

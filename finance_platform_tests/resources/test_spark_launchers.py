@@ -446,7 +446,7 @@ def test_glue_execution_class_rejects_unknown_values(monkeypatch):
 def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrote(
     aws, tmp_path, monkeypatch
 ):
-    """FINANCE_ENGINE=glue through the real customer_segments asset: Glue is stubbed, and
+    """The Glue engine through the real customer_segments asset: Glue is stubbed, and
     where Glue would run the driver, the real entry point body (``run.serve``) runs on
     local Spark, reading the lake and writing the table; Pipes travels over moto S3."""
     from dagster_pipes import (
@@ -457,8 +457,10 @@ def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrot
     )
 
     from finance_platform.defs.customers.assets import ASSETS
+    from finance_platform.resources.engine import GlueEngine, PandasEngine, build_customer_engine
     from finance_platform.resources.lake import LakeResource
     from finance_platform.sample_data import generate
+    from finance_platform.settings import Settings
     from finance_platform.spark_jobs.registry import JOBS
     from finance_platform.spark_jobs.run import serve
     from finance_platform.spark_jobs.session import local_session
@@ -467,8 +469,8 @@ def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrot
     generate(tmp_path / "raw", customers=150, months=4, seed=3)
     lake = LakeResource(root=str(tmp_path))
     monkeypatch.setenv("FINANCE_LAKE_ROOT", str(tmp_path))
-    monkeypatch.setenv("FINANCE_ENGINE", "pandas")
-    assert dg.materialize(ASSETS, resources={"lake": lake}).success
+    resources = {"lake": lake, "customer_engine": PandasEngine()}
+    assert dg.materialize(ASSETS, resources=resources).success
     want = lake.read_table("segments/customer_segments").to_pandas()
     lake.delete_dir("segments/customer_segments")
 
@@ -490,13 +492,17 @@ def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrot
         return original(**params)
 
     client.start_job_run = start_job_run
-    monkeypatch.setenv("FINANCE_ENGINE", "glue")
+    glue = build_customer_engine(Settings(engine="glue", lake_root=str(tmp_path)))
+    assert isinstance(glue, GlueEngine)
     with Stubber(client) as stub:
         stub.add_response("start_job_run", {"JobRunId": "jr_1"}, _expected_glue_start())
         stub.add_response("get_job_run", _glue_run("RUNNING"), GLUE_GET)
         stub.add_response("get_job_run", _glue_run("SUCCEEDED"), GLUE_GET)
         result = dg.materialize(
-            ASSETS, selection=["customer_segments"], resources={"lake": lake}, raise_on_error=False
+            ASSETS,
+            selection=["customer_segments"],
+            resources={"lake": lake, "customer_engine": glue},
+            raise_on_error=False,
         )
         stub.assert_no_pending_responses()
     assert result.success

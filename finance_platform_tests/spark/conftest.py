@@ -12,6 +12,16 @@ def spark():
     session.stop()
 
 
+@pytest.fixture
+def spark_engine(spark, lake_root):
+    """The local Spark engine on the ``spark`` session's settings, on the test's lake."""
+    from finance_platform.resources.engine import LocalSparkEngine
+    from finance_platform.resources.spark import SparkSessionResource
+
+    session = SparkSessionResource(master="local[2]", driver_memory="1g", shuffle_partitions=2)
+    return LocalSparkEngine(session=session, lake_root=str(lake_root))
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "finance_platform_tests/spark/" in str(item.fspath).replace("\\", "/"):

@@ -1,4 +1,4 @@
-"""FINANCE_ENGINE=spark through the real customers assets: same keys, same lake tables as pandas."""
+"""Local Spark engine through the real customers assets: same keys, same lake tables as pandas."""
 
 import datetime as dt
 import shutil
@@ -10,27 +10,28 @@ from finance_platform.transforms.customers.contract import QUARANTINES, TABLES
 from finance_platform_tests.spark.parity import assert_same_table
 
 
-def _materialize(lake_root, monkeypatch, engine: str):
+def _materialize(lake_root, engine):
     from finance_platform.defs.customers.assets import ASSETS
     from finance_platform.resources.lake import LakeResource
 
-    monkeypatch.setenv("FINANCE_ENGINE", engine)
-    result = dg.materialize(ASSETS, resources={"lake": LakeResource(root=str(lake_root))})
+    lake = LakeResource(root=str(lake_root))
+    result = dg.materialize(ASSETS, resources={"lake": lake, "customer_engine": engine})
     assert result.success
     return result
 
 
-def assert_engines_agree(spark, tmp_path, lake_root, monkeypatch) -> None:
+def assert_engines_agree(spark, spark_engine, tmp_path, lake_root) -> None:
     """Materialize the group on pandas, then on Spark over a copy of the same raw files:
     same tables, quarantines, cleaning accounting and summary metadata."""
     from finance_platform.defs.customers.common import cleaning_stats
+    from finance_platform.resources.engine import PandasEngine
     from finance_platform.resources.lake import LakeResource
 
-    pandas_run = _materialize(lake_root, monkeypatch, "pandas")
+    pandas_run = _materialize(lake_root, PandasEngine())
     expected_root = tmp_path / "pandas_lake"
     shutil.copytree(lake_root, expected_root)
     jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
-    spark_run = _materialize(lake_root, monkeypatch, "spark")
+    spark_run = _materialize(lake_root, spark_engine)
     spark_jobs_run = len(spark.sparkContext.statusTracker().getJobIdsForGroup()) - jobs_before
 
     def keys(run):
@@ -51,7 +52,7 @@ def assert_engines_agree(spark, tmp_path, lake_root, monkeypatch) -> None:
         assert sorted(
             zip(want["customer_id"].astype(str), want["quarantine_reason"], strict=True)
         ) == sorted(zip(got["customer_id"].astype(str), got["quarantine_reason"], strict=True))
-    assert spark_jobs_run > 0, "FINANCE_ENGINE=spark did not run anything on Spark"
+    assert spark_jobs_run > 0, "the Spark engine did not run anything on Spark"
 
     # The Spark job wrote the tables itself; what the checks and the UI read must not change:
     # the cleaning accounting (incl. missing rates) and each asset's summary metadata.
@@ -64,7 +65,9 @@ def assert_engines_agree(spark, tmp_path, lake_root, monkeypatch) -> None:
     assert _summaries(spark_run) == _summaries(pandas_run)
 
 
-def test_customers_group_on_spark_writes_the_pandas_tables(spark, tmp_path, lake_root, monkeypatch):
+def test_customers_group_on_spark_writes_the_pandas_tables(
+    spark, spark_engine, tmp_path, lake_root, monkeypatch
+):
     from finance_platform.sample_data import DefectRates, generate
 
     monkeypatch.setenv("FINANCE_CUSTOMERS_RUN_DATE", "2026-03-02")
@@ -82,11 +85,11 @@ def test_customers_group_on_spark_writes_the_pandas_tables(spark, tmp_path, lake
             unit_errors=0.01,
         ),
     )
-    assert_engines_agree(spark, tmp_path, lake_root, monkeypatch)
+    assert_engines_agree(spark, spark_engine, tmp_path, lake_root)
 
 
 def test_the_real_file_as_delivered_gives_the_same_tables_on_spark(
-    spark, tmp_path, lake_root, monkeypatch
+    spark, spark_engine, tmp_path, lake_root, monkeypatch
 ):
     """The bank's real customer file, and behaviour for it sent the way exports go wrong:
     a BOM, CRLF, every 50th date as YYYY/MM/DD and the last line cut mid-row."""
@@ -115,7 +118,7 @@ def test_the_real_file_as_delivered_gives_the_same_tables_on_spark(
         Variant(bom=True, crlf=True, date_style="slash", date_every=50, cut_last_line=True),
         table,
     )
-    assert_engines_agree(spark, tmp_path, lake_root, monkeypatch)
+    assert_engines_agree(spark, spark_engine, tmp_path, lake_root)
 
 
 PER_RUN_FIELDS = ("run_id", "written_at", "previous_row_count")

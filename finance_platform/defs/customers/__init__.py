@@ -2,15 +2,22 @@
 
 import dagster as dg
 
-from finance_platform.defs.customers.assets import ASSETS
+from finance_platform.defs.customers.assets import assets_on
 from finance_platform.defs.customers.checks import CHECKS
 from finance_platform.defs.customers.schedules import JOBS, SCHEDULES
 from finance_platform.defs.customers.sensors import SENSORS
+from finance_platform.resources.engine import PandasEngine
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=JOBS,
-    schedules=SCHEDULES,
-    sensors=SENSORS,
-)
+
+def build_defs(engine_kind: str = PandasEngine.kind) -> dg.Definitions:
+    """The domain's definitions, its engine-built assets showing ``engine_kind``."""
+    return dg.Definitions(
+        assets=assets_on(engine_kind),
+        asset_checks=CHECKS,
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
+    )
+
+
+defs = build_defs()

@@ -19,8 +19,8 @@ from finance_platform.defs.customers.common import (
     write_frame,
     write_json,
 )
+from finance_platform.resources.engine import CustomerEngine, PandasEngine
 from finance_platform.resources.lake import LakeResource
-from finance_platform.resources.spark import run_spark_step, uses_spark
 from finance_platform.settings import load_customer_settings
 from finance_platform.transforms.customers import contract, rules
 from finance_platform.transforms.customers.contract import Delivery
@@ -129,13 +129,14 @@ def _lake_versions(lake: LakeResource, outputs: dict[str, str]) -> dict[str, dic
 def build_table(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
+    engine: CustomerEngine,
     asset_name: str,
     build,
     *,
     summarise: tuple[str, ...] = (),
     spark_params: dict | None = None,
 ) -> WrittenTable:
-    """Build an asset's table on the configured engine into a new (staged) version.
+    """Build an asset's table on ``engine`` into a new (staged) version.
 
     pandas (default): ``build()`` returns the table, written here. Spark engines: the
     Spark job writes the table itself and only the ``summarise`` columns the asset's
@@ -144,9 +145,9 @@ def build_table(
     """
     path = contract.TABLES[asset_name].path
     staged = lake.stage(path, context.run_id)
-    if uses_spark():
+    if engine.is_spark:
         params = {**(spark_params or {}), **_lake_versions(lake, {path: staged})}
-        run_spark_step(context, asset_name, params)
+        engine.run_step(context, asset_name, params)
         return WrittenTable.from_lake(lake, staged, summarise, table=path)
     frame = build()
     write_frame(lake, staged, frame)
@@ -184,7 +185,11 @@ def publish_result(
 
 
 def _clean(
-    context: dg.AssetExecutionContext, lake: LakeResource, asset_name: str, clean_fn
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    engine: CustomerEngine,
+    asset_name: str,
+    clean_fn,
 ) -> dg.MaterializeResult:
     import datetime as dt
 
@@ -207,8 +212,8 @@ def _clean(
         failure = None
     if failure is not None:
         raise failure
-    if uses_spark():
-        job = run_spark_step(
+    if engine.is_spark:
+        job = engine.run_step(
             context,
             asset_name,
             {
@@ -303,7 +308,7 @@ def _missing_rates(raw, malformed) -> dict[str, float]:
     group_name=GROUP,
     owners=OWNERS,
     deps=[raw_customer_base],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "cleaned"},
     code_version="1",
     description="One row per customer: typed, one date format, English codes beside the Chinese "
@@ -313,18 +318,18 @@ def _missing_rates(raw, malformed) -> dict[str, float]:
     "stays in storage only).",
 )
 def cleaned_customer_base(
-    context: dg.AssetExecutionContext, lake: LakeResource
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.cleaning import clean_customer_base
 
-    return _clean(context, lake, "cleaned_customer_base", clean_customer_base)
+    return _clean(context, lake, customer_engine, "cleaned_customer_base", clean_customer_base)
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     deps=[raw_customer_behavior_assets],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "cleaned"},
     code_version="1",
     description="Monthly snapshots, full history, one row per (customer_id, stat_month): typed, "
@@ -333,11 +338,13 @@ def cleaned_customer_base(
     f"3-sigma (log) total_assets go to `<lake>/{contract.QUARANTINE_CUSTOMER_BEHAVIOR.path}/`.",
 )
 def cleaned_customer_behavior(
-    context: dg.AssetExecutionContext, lake: LakeResource
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.cleaning import clean_customer_behavior
 
-    return _clean(context, lake, "cleaned_customer_behavior", clean_customer_behavior)
+    return _clean(
+        context, lake, customer_engine, "cleaned_customer_behavior", clean_customer_behavior
+    )
 
 
 def _read(lake: LakeResource, asset_name: str, columns: list[str] | None = None):
@@ -376,7 +383,7 @@ def _recent_behavior(lake: LakeResource, months: int):
     group_name=GROUP,
     owners=OWNERS,
     deps=[cleaned_customer_base, cleaned_customer_behavior],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "features"},
     code_version="1",
     description="One row per cleaned customer (current view = latest clean month, with "
@@ -387,7 +394,7 @@ def _recent_behavior(lake: LakeResource, months: int):
     f"product_cross_sell_index. No names. `<lake>/{contract.CUSTOMER_FEATURES.path}`.",
 )
 def customer_features(
-    context: dg.AssetExecutionContext, lake: LakeResource
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.features import customer_features as build
 
@@ -400,6 +407,7 @@ def customer_features(
     written = build_table(
         context,
         lake,
+        customer_engine,
         "customer_features",
         features,
         summarise=("engagement_score", "has_behavior", "current_view_status"),
@@ -428,20 +436,23 @@ def customer_features(
     group_name=GROUP,
     owners=OWNERS,
     deps=[cleaned_customer_behavior],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "features"},
     code_version="1",
     description="Per customer: 3- and 6-month averages and trends (least-squares slope per month "
     "relative to the window mean) of total assets, card spend and app logins. "
     f"`<lake>/{contract.BEHAVIOR_METRICS.path}`.",
 )
-def behavior_metrics(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def behavior_metrics(
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
+) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.features import behavior_metrics as build
 
     columns = ["customer_id", "month_index", *rules.TREND_METRICS]
     written = build_table(
         context,
         lake,
+        customer_engine,
         "behavior_metrics",
         lambda: build(_read(lake, "cleaned_customer_behavior", columns)),
     )
@@ -452,7 +463,7 @@ def behavior_metrics(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     group_name=GROUP,
     owners=OWNERS,
     deps=[customer_features],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="Every customer in exactly one of 11 segments (assets x card spend x engagement, "
@@ -461,13 +472,14 @@ def behavior_metrics(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     f"`<lake>/{contract.CUSTOMER_SEGMENTS.path}`.",
 )
 def customer_segments(
-    context: dg.AssetExecutionContext, lake: LakeResource
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.segments import assign_segments
 
     written = build_table(
         context,
         lake,
+        customer_engine,
         "customer_segments",
         lambda: assign_segments(_read(lake, "customer_features")),
         summarise=("segment_id",),
@@ -489,14 +501,16 @@ def customer_segments(
     group_name=GROUP,
     owners=OWNERS,
     deps=[customer_segments, customer_features],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="One row per segment (all 11, empty ones with size 0): customers, share and "
     "averages of assets, spend, engagement, lifecycle score, income, age, products. "
     f"`<lake>/{contract.SEGMENT_PROFILES.path}`.",
 )
-def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def segment_profiles(
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
+) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.segments import segment_profiles as build
 
     def profiles():
@@ -507,6 +521,7 @@ def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     written = build_table(
         context,
         lake,
+        customer_engine,
         "segment_profiles",
         profiles,
         summarise=("segment_id", "avg_total_assets"),
@@ -534,7 +549,7 @@ def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     group_name=GROUP,
     owners=OWNERS,
     deps=[customer_features, customer_segments],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="Every customer x 4 products (wealth management, fund, insurance, credit-card "
@@ -543,7 +558,7 @@ def segment_profiles(context: dg.AssetExecutionContext, lake: LakeResource) -> d
     f"x expected value. `<lake>/{contract.PRODUCT_RECOMMENDATIONS.path}`.",
 )
 def product_recommendations(
-    context: dg.AssetExecutionContext, lake: LakeResource
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.recommendations import (
         product_recommendations as build,
@@ -556,6 +571,7 @@ def product_recommendations(
     written = build_table(
         context,
         lake,
+        customer_engine,
         "product_recommendations",
         recommendations,
         summarise=("product", "score"),
@@ -583,7 +599,7 @@ def product_recommendations(
     group_name=GROUP,
     owners=OWNERS,
     deps=[product_recommendations, customer_features, customer_segments],
-    kinds={"parquet", "pandas"},
+    kinds={"parquet", PandasEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="One ranked row per targeted customer: customer_id, recommended_product, "
@@ -594,7 +610,7 @@ def product_recommendations(
     f"`<lake>/{contract.MARKETING_TARGETS.path}`.",
 )
 def marketing_targets(
-    context: dg.AssetExecutionContext, lake: LakeResource
+    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
     from finance_platform.transforms.customers.recommendations import (
         in_cool_period,
@@ -620,6 +636,7 @@ def marketing_targets(
     written = build_table(
         context,
         lake,
+        customer_engine,
         "marketing_targets",
         targets,
         summarise=("recommended_product", "priority_score"),
@@ -666,9 +683,8 @@ def marketing_targets(
     )
 
 
-ASSETS = [
-    raw_customer_base,
-    raw_customer_behavior_assets,
+# The steps the customer engine builds (declared with the default engine's kind, pandas).
+ENGINE_ASSETS = [
     cleaned_customer_base,
     cleaned_customer_behavior,
     customer_features,
@@ -678,3 +694,15 @@ ASSETS = [
     product_recommendations,
     marketing_targets,
 ]
+
+RAW_ASSETS = [raw_customer_base, raw_customer_behavior_assets]
+ASSETS = [*RAW_ASSETS, *ENGINE_ASSETS]
+
+
+def assets_on(engine_kind: str) -> list[dg.AssetsDefinition]:
+    """``ASSETS``, the engine-built ones showing kind ``engine_kind`` (``pandas``, ``spark``)."""
+
+    def kinds(spec: dg.AssetSpec) -> dg.AssetSpec:
+        return spec.replace_attributes(kinds={"parquet", engine_kind})
+
+    return [*RAW_ASSETS, *(a.map_asset_specs(kinds) for a in ENGINE_ASSETS)]

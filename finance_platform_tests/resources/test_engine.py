@@ -1,0 +1,83 @@
+"""The customer engine is a resource: FINANCE_ENGINE picks it in build_resources, kinds follow."""
+
+import dagster as dg
+import pytest
+
+from finance_platform.resources import build_resources
+from finance_platform.resources.engine import (
+    CUSTOMER_ENGINE,
+    EmrServerlessEngine,
+    GlueEngine,
+    LocalSparkEngine,
+    PandasEngine,
+    build_customer_engine,
+)
+from finance_platform.settings import Settings
+
+ENGINE_CLASSES = {
+    "pandas": PandasEngine,
+    "spark": LocalSparkEngine,
+    "emr-serverless": EmrServerlessEngine,
+    "glue": GlueEngine,
+}
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINE_CLASSES))
+def test_finance_engine_selects_the_engine_resource(engine, monkeypatch):
+    monkeypatch.setenv("FINANCE_ENGINE", engine)  # the user's switch
+    chosen = build_resources()[CUSTOMER_ENGINE]
+    assert type(chosen) is ENGINE_CLASSES[engine]
+    assert chosen.name == engine
+    assert chosen.is_spark == (engine != "pandas")
+    assert chosen.kind == ("pandas" if engine == "pandas" else "spark")
+
+
+def test_no_engine_setting_means_pandas():
+    assert isinstance(build_resources()[CUSTOMER_ENGINE], PandasEngine)
+
+
+@pytest.mark.parametrize("env", ["local", "prod"])
+def test_remote_engines_launch_on_the_settings_lake(env):
+    lake = "s3://finance-lake-test/lake"
+    for name in ("emr-serverless", "glue"):
+        engine = build_customer_engine(Settings(env=env, engine=name, lake_root=lake))
+        assert engine.launcher.engine == name
+        assert engine.launcher.lake_root == lake
+        assert engine.launcher.region == (None if env == "local" else "us-east-1")
+
+
+def test_local_spark_engine_uses_the_settings_lake():
+    engine = build_customer_engine(Settings(engine="spark", lake_root="/tmp/lake"))
+    assert engine.lake_root == "/tmp/lake"
+    assert engine.session.master == "local[*]"
+
+
+def test_pandas_engine_runs_no_spark_job():
+    with pytest.raises(dg.Failure, match="does not run Spark jobs"):
+        PandasEngine().run_step(dg.build_asset_context(), "customer_segments", {})
+
+
+def test_a_launcher_for_another_engine_is_refused():
+    from finance_platform.resources.spark import SparkJobLauncher
+
+    engine = GlueEngine(launcher=SparkJobLauncher(engine="emr-serverless", lake_root="/tmp/l"))
+    with pytest.raises(dg.Failure, match="needs a launcher for 'glue'"):
+        engine.run_step(dg.build_asset_context(), "customer_segments", {})
+
+
+@pytest.mark.parametrize(("engine", "kind"), [("pandas", "pandas"), ("spark", "spark")])
+def test_customer_kinds_follow_the_configured_engine(engine, kind, monkeypatch):
+    import importlib
+
+    import finance_platform.definitions as module
+
+    monkeypatch.setenv("FINANCE_ENGINE", engine)
+    defs = importlib.reload(module).defs
+    graph = defs.resolve_asset_graph()
+    kinds = {k.to_user_string(): graph.get(k).kinds for k in graph.get_all_asset_keys()}
+    assert kinds["customer_segments"] == {"parquet", kind}
+    assert kinds["cleaned_customer_base"] == {"parquet", kind}
+    assert kinds["raw_customer_base"] == {"csv", "s3"}
+    assert "spark" not in kinds["curated_quotes"]  # quotes stay local whatever the engine
+    monkeypatch.delenv("FINANCE_ENGINE")
+    importlib.reload(module)  # leave the module as the test environment builds it
