@@ -30,7 +30,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             # Slack only if SLACK_WEBHOOK_URL / SLACK_BOT_TOKEN is set; else alerts go to the log.
             "slack": SlackAlertsResource(),
             "metrics": CloudWatchMetricsResource(enabled=False),
-            # FINANCE_ENGINE: pandas (default) or local Spark; EMR / Glue work from here too.
+            # FINANCE_ENGINE: pandas (default), local Spark, or EMR / Glue launched from here.
             CUSTOMER_ENGINE: build_customer_engine(s),
         }
     return {
