@@ -12,7 +12,7 @@ def test_definitions_load_and_validate():
     defs = module.defs
     repo = defs.get_repository_def()
     assert repo.get_all_jobs() is not None
-    for key in ("lake",):
+    for key in ("lake", "customer_engine"):
         assert key in defs.resources
 
 
