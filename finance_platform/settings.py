@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "prod")
-ENGINES = ("pandas", "spark", "emr-serverless", "glue")
+ENGINES = ("local", "spark", "emr-serverless", "glue")
+DEFAULT_LOCAL_MEMORY = 4 * 1024**3  # bytes: the local engine's budget (FINANCE_LOCAL_MEMORY)
 
 DEFAULT_SYMBOLS = ("IBM", "AAPL", "MSFT", "GOOGL", "AMZN")
 OFFICIAL_ALPHAVANTAGE_URL = "https://www.alphavantage.co/query"
@@ -53,12 +54,40 @@ def _symbols(name: str) -> tuple[str, ...]:
     return symbols
 
 
+def _engine() -> str:
+    if _env("FINANCE_ENGINE", "").lower() == "pandas":
+        raise ConfigError(
+            "FINANCE_ENGINE=pandas is gone: the local engine is DuckDB, FINANCE_ENGINE=local"
+        )
+    return _choice("FINANCE_ENGINE", "local", ENGINES)
+
+
+_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _bytes(name: str, default: int) -> int:
+    """A size such as ``4GB``, ``512MB`` or a number of bytes (binary units)."""
+    raw = _env(name, str(default)).upper().replace(" ", "").removesuffix("IB").removesuffix("I")
+    number = raw.rstrip("KMGTB")
+    unit = raw[len(number) :]
+    if unit in ("K", "M", "G", "T"):
+        unit += "B"
+    try:
+        value = int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a size such as 4GB or 512MB") from None
+    if value < 256 * 1024**2:
+        raise ConfigError(f"{name}={raw!r}: the local engine needs at least 256MB")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything that differs between deployments, with local defaults."""
 
     env: str = "local"
-    engine: str = "pandas"
+    engine: str = "local"
+    local_memory_bytes: int = DEFAULT_LOCAL_MEMORY
     lake_root: str = "./.lake"
     warehouse_path: str = "./.lake/warehouse.duckdb"
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -87,7 +116,8 @@ def load_settings() -> Settings:
     )
     return Settings(
         env=get_env(),
-        engine=_choice("FINANCE_ENGINE", "pandas", ENGINES),
+        engine=_engine(),
+        local_memory_bytes=_bytes("FINANCE_LOCAL_MEMORY", DEFAULT_LOCAL_MEMORY),
         lake_root=lake_root,
         warehouse_path=_env("FINANCE_WAREHOUSE_PATH", default_wh),
         symbols=_symbols("FINANCE_SYMBOLS"),

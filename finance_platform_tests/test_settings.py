@@ -12,7 +12,8 @@ def test_local_defaults(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("FINANCE_WAREHOUSE_PATH")
     s = load_settings()
     assert s.env == "local" and s.is_local
-    assert s.engine == "pandas"
+    assert s.engine == "local"
+    assert s.local_memory_bytes == 4 * 1024**3
     assert s.lake_root == "./.lake"
     assert s.warehouse_path == ".lake/warehouse.duckdb"
     assert s.symbols == DEFAULT_SYMBOLS

@@ -120,6 +120,26 @@ class LakeResource(dg.ConfigurableResource):
         fs, path = self._resolve(relative)
         return fs.open_input_stream(path)
 
+    def download(self, relative: str, local: str) -> str:
+        """Copy a lake object or folder to the local path ``local`` (streamed); returns it."""
+        import pyarrow.fs as pafs
+
+        fs, path = self._resolve(relative)
+        if fs.get_file_info(path).type == pafs.FileType.Directory:
+            pafs.LocalFileSystem().create_dir(local, recursive=True)
+        pafs.copy_files(path, local, fs, pafs.LocalFileSystem(), use_threads=True)
+        return local
+
+    def upload(self, local: str, relative: str) -> str:
+        """Replace the lake folder ``relative`` with the local folder ``local`` (streamed)."""
+        import pyarrow.fs as pafs
+
+        fs, path = self._resolve(relative)
+        self.delete_dir(relative)
+        fs.create_dir(path, recursive=True)
+        pafs.copy_files(local, path, pafs.LocalFileSystem(), fs, use_threads=True)
+        return self.uri(relative)
+
     def exists(self, relative: str) -> bool:
         import pyarrow.fs as pafs
 
@@ -369,3 +389,19 @@ class LakeResource(dg.ConfigurableResource):
         fs, path = self._resolve(self.resolve(relative_dir))
         dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
         return dataset.to_table(columns=columns, filter=filter)
+
+    def column_minima(self, relative_dir: str, columns: list[str]) -> dict[str, float | None]:
+        """The smallest value of each of ``columns``, streamed batch by batch (bounded memory:
+        a 60M-row table never sits in memory whole); None for a column with no values."""
+        import pyarrow.compute as pc
+        import pyarrow.dataset as ds
+
+        fs, path = self._resolve(self.resolve(relative_dir))
+        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        minima: dict[str, float | None] = dict.fromkeys(columns)
+        for batch in dataset.to_batches(columns=columns, batch_size=1 << 20):
+            for column in columns:
+                low = pc.min(batch.column(column)).as_py()
+                if low is not None and (minima[column] is None or low < minima[column]):
+                    minima[column] = low
+        return minima

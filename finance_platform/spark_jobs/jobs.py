@@ -1,9 +1,9 @@
-"""Spark job bodies: read the lake tables a job needs, call the Spark transforms, return tables.
+"""Spark job body: build a customer table with its SQL stage, as every other engine does.
 
-Each function takes ``(spark, lake, params)`` and returns ``{table: DataFrame}``
-(lazy; ``run`` writes only the tables the orchestrator asked for). The
-business logic lives in ``finance_platform.transforms.spark`` and reuses the
-pandas engine's rule constants; the customer tables' folders and keys are
+``customer_stage(spark, lake, params)`` returns ``{table: DataFrame}`` (lazy; ``run``
+writes only the tables the orchestrator asked for) plus ``__metadata__`` (the stage's
+stats views, as rows). The rules are ``transforms/customers/sql`` (the stage comes from
+``sql/steps.py`` by table and parameters); the tables' folders and keys are
 ``transforms/customers/contract.py``.
 """
 
@@ -22,113 +22,33 @@ if TYPE_CHECKING:
 TABLE_KEYS: dict[str, tuple[str, ...]] = {name: t.key for name, t in contract.TABLES.items()}
 
 
-def _not_ready(name: str) -> dict[str, DataFrame]:
-    raise NotImplementedError(f"the Spark port of {name} is not available yet")
+def customer_stage(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
+    """``params["table"]``'s stage on ``spark``: its outputs, and its stats as metadata.
 
-
-def _read(spark: SparkSession, lake: LakePaths, table: str) -> DataFrame:
-    """A customer table's published version (the orchestrator names it in ``lake_reads``)."""
-    return spark.read.parquet(lake.uri(contract.table(table).path))
-
-
-def customers_cleaning(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
-    """Raw deliveries -> cleaned tables + quarantine; accounting reported as metadata.
-
-    ``params``: ``deliveries`` ({table: lake-relative CSV path}), ``encodings`` ({table:
-    codec}, as detected by the orchestrator), ``age_min``, ``age_max``, ``sigma``.
+    ``params``: what the asset passes every engine (``deliveries``, ``encodings``,
+    ``headers`` for cleaning; ``run_date`` for targets; thresholds), and ``lake_reads``.
     """
-    from pyspark.sql import functions as F
+    from finance_platform.transforms.customers.sql import steps
+    from finance_platform.transforms.customers.sql.spark_engine import SparkEngine
 
-    from finance_platform.transforms.customers import rules
-    from finance_platform.transforms.spark import cleaning
-
-    deliveries = params["deliveries"]
-    out: dict[str, Any] = {"__metadata__": {}}
-    for cleaned in (contract.CLEANED_CUSTOMER_BASE, contract.CLEANED_CUSTOMER_BEHAVIOR):
-        table, raw_table = cleaned.name, cleaned.delivery.file
-        if raw_table not in deliveries:
-            continue
-        raw = cleaning.read_raw_csv(
-            spark,
-            lake.uri(deliveries[raw_table]),
-            cleaned.delivery.columns,
-            header=(params.get("headers") or {}).get(raw_table),
-            encoding=(params.get("encodings") or {}).get(raw_table, "utf-8"),
-        )
-        if cleaned is contract.CLEANED_CUSTOMER_BASE:
-            result = cleaning.clean_customer_base(
-                raw,
-                age_min=int(params.get("age_min", rules.AGE_MIN)),
-                age_max=int(params.get("age_max", rules.AGE_MAX)),
-                sigma=float(params.get("sigma", rules.OUTLIER_SIGMA)),
+    table = params["table"]
+    stage = steps.stage_for(table, params)
+    engine = SparkEngine(spark)
+    for view in stage.inputs:
+        delivery = contract.DELIVERIES.get(view)
+        if delivery is not None:
+            file = delivery.file
+            engine.read_csv(
+                view,
+                lake.uri(params["deliveries"][file]),
+                delivery.columns,
+                tuple((params.get("headers") or {}).get(file) or ()),
+                (params.get("encodings") or {}).get(file, "utf-8"),
             )
         else:
-            result = cleaning.clean_customer_behavior(
-                raw, sigma=float(params.get("sigma", rules.OUTLIER_SIGMA))
-            )
-        delivery = deliveries[raw_table].rsplit("/", 1)[-1]
-        out[table] = result.cleaned
-        out[cleaned.quarantine.name] = result.quarantine.withColumn(
-            contract.DELIVERY, F.lit(delivery)
-        )
-        out["__metadata__"][table] = {
-            "raw_rows": result.raw_rows,
-            "duplicates_removed": result.duplicates_removed,
-            "quarantine_reasons": result.reasons,
-            "missing_rates": result.missing_rates,
-            "extremes": result.extremes,
-        }
+            engine.read_parquet(view, lake.uri(contract.table(view).path))
+    engine.run(stage)
+    out: dict[str, DataFrame | dict] = {view: spark.table(view) for view in stage.outputs}
+    stats = {view: [row.asDict() for row in spark.table(view).collect()] for view in stage.stats}
+    out["__metadata__"] = {table: stats}
     return out
-
-
-def customer_features(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
-    from finance_platform.transforms.spark import customers as sp
-
-    behavior = _read(spark, lake, "cleaned_customer_behavior")
-    quarantined = _read(spark, lake, "quarantine_customer_behavior").select(
-        "customer_id", "stat_month"
-    )
-    return {
-        "customer_features": sp.customer_features(
-            _read(spark, lake, "cleaned_customer_base"), behavior, quarantined
-        ),
-        "behavior_metrics": sp.behavior_metrics(behavior),
-    }
-
-
-def customer_segments(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
-    from finance_platform.transforms.spark import customers as sp
-
-    features = _read(spark, lake, "customer_features")
-    # profiles sum in the features table's row order, as the pandas engine does
-    from pyspark.sql import functions as F
-
-    features = features.withColumn(sp.ROW, F.monotonically_increasing_id())
-    segments = sp.assign_segments(features)
-    return {
-        "customer_segments": segments,
-        "segment_profiles": sp.segment_profiles(
-            _read(spark, lake, "customer_segments") if params.get("profiles_only") else segments,
-            features,
-        ),
-    }
-
-
-def marketing_targets(spark: SparkSession, lake: LakePaths, params: dict[str, Any]):
-    import datetime as dt
-
-    from finance_platform.transforms.spark import customers as sp
-
-    features = _read(spark, lake, "customer_features")
-    segments = _read(spark, lake, "customer_segments")
-    recs = sp.product_recommendations(features, segments)
-    run_date = dt.date.fromisoformat(
-        params.get("run_date") or dt.datetime.now(dt.UTC).date().isoformat()
-    )
-    targets_from = (
-        _read(spark, lake, "product_recommendations") if params.get("targets_only") else recs
-    )
-    return {
-        "product_recommendations": recs,
-        "marketing_targets": sp.marketing_targets(targets_from, features, segments, run_date),
-    }

@@ -1,7 +1,8 @@
 """Build (and optionally upload) what EMR Serverless and Glue run: ``make spark-package``.
 
 Writes ``<out>/run_job.py`` (the entry point script) and ``<out>/finance_platform.zip``
-(the package plus ``dagster_pipes``, for ``--py-files`` / ``--extra-py-files``).
+(the package plus ``dagster_pipes`` and ``sqlglot``, which turns the rules' SQL into Spark
+SQL on the cluster; for ``--py-files`` / ``--extra-py-files``).
 ``--upload s3://bucket/prefix`` copies both there; point ``FINANCE_SPARK_ARTIFACTS_URI``
 at the same prefix. See deploy/spark.md.
 """
@@ -40,6 +41,7 @@ def _package_files(root: Path, package: str) -> list[tuple[Path, str]]:
 def build(out: Path) -> dict[str, Path]:
     """Build the artifacts into ``out``; returns their paths."""
     import dagster_pipes
+    import sqlglot
 
     import finance_platform
 
@@ -48,6 +50,7 @@ def build(out: Path) -> dict[str, Path]:
     pipes_root = Path(dagster_pipes.__file__).resolve().parent.parent
     members = _package_files(project_root, "finance_platform")
     members += _package_files(pipes_root, "dagster_pipes")
+    members += _package_files(Path(sqlglot.__file__).resolve().parent.parent, "sqlglot")
     archive = out / "finance_platform.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path, name in members:

@@ -18,7 +18,7 @@ class SparkJobSpec:
     """One Spark job: the lake tables it writes and the function that builds them.
 
     ``runner`` is ``"module:function"`` taking ``(spark, lake, params)`` and
-    returning ``{table_name: DataFrame}`` for every name in ``outputs``.
+    returning ``{table_name: DataFrame}`` for every name in ``outputs`` it builds.
     """
 
     name: str
@@ -36,7 +36,7 @@ def _customer_job(name: str, description: str, tables: tuple[str, ...]) -> Spark
     return SparkJobSpec(
         name=name,
         description=description,
-        runner=f"finance_platform.spark_jobs.jobs:{name}",
+        runner="finance_platform.spark_jobs.jobs:customer_stage",
         outputs={t.name: t.path for t in (*written, *quarantines)},
         companions={t.name: (t.quarantine.name,) for t in written if t.quarantine is not None},
     )

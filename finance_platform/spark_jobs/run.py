@@ -194,8 +194,12 @@ def run_job(
     if unknown:
         raise ValueError(f"job {spec.name} does not write {unknown}")
     lake = lake.with_versions(params)
-    frames = dict(load_runner(spec)(spark, lake, dict(params)))
-    extra = frames.pop("__metadata__", {})
+    frames: dict[str, DataFrame] = {}
+    extra: dict[str, dict[str, Any]] = {}
+    for table in tables:  # each table's stage on its own (a stage's views are named by it)
+        built = dict(load_runner(spec)(spark, lake, {**params, "table": table}))
+        extra.update(built.pop("__metadata__", {}))
+        frames.update(built)
     wanted = list(tables)
     for table in tables:
         wanted += [c for c in spec.companions.get(table, ()) if c not in wanted]

@@ -6,6 +6,7 @@ job package, where only PySpark is guaranteed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,18 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.driver.maxResultSize": "0",
 }
 
+# PySpark 4.3 warns at session start that it "does not yet fully support pandas >= 3.0.0": its
+# type converters import its own test helpers, which check the installed pandas. Nothing
+# here converts between pandas and Spark (the stages are SQL, tables go to Parquet, the
+# Dagster side reads them with pyarrow; finance_platform_tests/spark/test_no_pandas.py), so
+# the warning is about a path this platform never takes.
+PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
+def _quiet_pandas_warning() -> None:
+    warnings.filterwarnings("ignore", message=PANDAS_WARNING, category=FutureWarning)
+
+
 # Applied to remote sessions too (they are runtime-settable SQL options).
 PORTABLE_DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
@@ -54,6 +67,7 @@ def local_session(
     """Start (or reuse) a local SparkSession with small-machine settings."""
     from pyspark.sql import SparkSession
 
+    _quiet_pandas_warning()
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in LOCAL_DEFAULTS.items():
         builder = builder.config(key, value)
@@ -73,6 +87,7 @@ def cluster_session(
     """The session inside EMR Serverless / Glue: the cluster decides master and memory."""
     from pyspark.sql import SparkSession
 
+    _quiet_pandas_warning()
     builder = SparkSession.builder.appName(app_name)
     for key, value in [*PORTABLE_DEFAULTS.items(), *conf]:
         builder = builder.config(key, value)

@@ -8,7 +8,7 @@ import dagster as dg
 
 from finance_platform.defs.customers.assets import ASSETS
 from finance_platform.defs.customers.checks import CHECKS
-from finance_platform.resources.engine import CustomerEngine, PandasEngine
+from finance_platform.resources.engine import CustomerEngine, LocalEngine
 from finance_platform.resources.lake import LakeResource
 
 
@@ -19,12 +19,12 @@ def materialize(
     engine: CustomerEngine | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Every customer asset and check on the lake at ``lake_root`` on ``engine`` (default
-    pandas); failures are reported."""
+    the local DuckDB engine); failures are reported."""
     return dg.materialize(
         [*ASSETS, *CHECKS],
         resources={
             "lake": LakeResource(root=str(lake_root)),
-            "customer_engine": engine or PandasEngine(),
+            "customer_engine": engine or LocalEngine(memory_bytes=1024**3, threads=1),
         },
         instance=instance,
         selection=selection,

@@ -4,16 +4,15 @@ import datetime as dt
 import json
 
 import dagster as dg
-import pandas as pd
 import pyarrow.csv as pacsv
 import pytest
 
 from finance_platform.defs.customers import defs as customer_defs
 from finance_platform.defs.customers.assets import ASSETS
 from finance_platform.defs.customers.common import QUALITY_LOGS
-from finance_platform.resources.engine import PandasEngine
+from finance_platform.resources.engine import LocalEngine
 from finance_platform.sample_data import generate
-from finance_platform.transforms.customers.contract import PROFILE_COLUMNS, TABLES
+from finance_platform.transforms.customers.contract import TABLES
 from finance_platform_tests.customers.group import checks_by_name, materialize
 
 pytestmark = pytest.mark.slow
@@ -33,7 +32,7 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
         quality = (
             dg.Definitions.merge(
                 customer_defs,
-                dg.Definitions(resources={"lake": lake, "customer_engine": PandasEngine()}),
+                dg.Definitions(resources={"lake": lake, "customer_engine": LocalEngine(threads=1)}),
             )
             .resolve_job_def("customers_quality_job")
             .execute_in_process(instance=instance, raise_on_error=False)
@@ -65,27 +64,6 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
     reasons = lake.read_table(TABLES["cleaned_customer_behavior"].quarantine.path).to_pandas()
     assert {"negative_balance", "bad_date:last_app_login_time"} <= set(reasons["quarantine_reason"])
 
-    # the asset reads only each customer's last months; same answer as the whole history
-    from finance_platform.transforms.customers.features import customer_features
-
-    full = customer_features(
-        lake.read_table(
-            TABLES["cleaned_customer_base"].path, columns=list(PROFILE_COLUMNS)
-        ).to_pandas(),
-        lake.read_table(TABLES["cleaned_customer_behavior"].path).to_pandas(),
-        lake.read_table(
-            TABLES["cleaned_customer_behavior"].quarantine.path,
-            columns=["customer_id", "stat_month"],
-        ).to_pandas(),
-    )
-    stored = lake.read_table(TABLES["customer_features"].path).to_pandas()
-    pd.testing.assert_frame_equal(
-        stored.sort_values("customer_id").reset_index(drop=True),
-        full.sort_values("customer_id").reset_index(drop=True),
-        check_dtype=False,
-        check_categorical=False,
-    )
-
     # every customer in exactly one segment; S001-S004 exist in the catalogue
     segments = lake.read_table(TABLES["customer_segments"].path).to_pandas()
     assert segments["customer_id"].is_unique
@@ -102,7 +80,7 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
         "expected_value",
         "reason",
     } <= set(targets.columns)
-    assert (targets["marketing_cool_period"] <= "2026-01-05").all()
+    assert (targets["marketing_cool_period"] <= dt.date(2026, 1, 5)).all()
     assert targets["target_rank"].tolist() == list(range(1, len(targets) + 1))
 
     # names never leave raw/cleaned storage: not in outputs, metadata or quality logs

@@ -6,7 +6,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from finance_platform.defs.customers.lineage import DERIVED, IDENTITY_FROM, lineage_pairs
-from finance_platform.resources.engine import CustomerEngine, PandasEngine
+from finance_platform.resources.engine import CustomerEngine, LocalEngine
 from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.transforms.customers import contract, rules
@@ -63,9 +63,11 @@ def assert_lake_holds_the_contract(lake: LakeResource) -> None:
             assert pc.sum(pc.is_null(keys[key])).as_py() == 0, (table.name, key)
 
 
-def test_the_pandas_engine_writes_every_table_as_the_contract_says(lake_root, monkeypatch):
+def test_the_local_engine_writes_every_table_as_the_contract_says(lake_root, monkeypatch):
     assert_lake_holds_the_contract(
-        materialize_small_delivery(lake_root, monkeypatch, PandasEngine())
+        materialize_small_delivery(
+            lake_root, monkeypatch, LocalEngine(memory_bytes=1024**3, threads=1)
+        )
     )
 
 

@@ -6,9 +6,10 @@ are common) or a rate, and each file rewritten as banks send them (BOM, CRLF, GB
 other date styles on some rows, extra columns, a cut last line). The invariants of
 ``invariants.py`` must hold on every one, against oracles that read the raw bytes.
 
-``test_transforms_*`` runs the pure pipeline (reader, cleaning, features, segments,
-recommendations, targets) on many examples; ``test_group_*`` runs the real Dagster group
-with every check on fewer, asserting no failed step and no failed ERROR check.
+``test_stages_*`` runs every SQL stage in order on the local DuckDB engine (reader,
+cleaning, features, segments, recommendations, targets) without Dagster, on many
+examples; ``test_group_*`` runs the real Dagster group with every check on fewer,
+asserting no failed step and no failed ERROR check.
 """
 
 from __future__ import annotations
@@ -23,21 +24,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from finance_platform.defs.customers import raw_files
 from finance_platform.defs.customers.common import cleaning_stats
 from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.sample_data.variants import Variant, as_delivered
-from finance_platform.transforms.customers import features as ft
-from finance_platform.transforms.customers import recommendations as rc
-from finance_platform.transforms.customers import segments as sg
-from finance_platform.transforms.customers.cleaning import (
-    clean_customer_base,
-    clean_customer_behavior,
-)
 from finance_platform.transforms.customers.contract import QUARANTINES, TABLES
 from finance_platform_tests.customers import invariants as inv
 from finance_platform_tests.customers.group import failed_error_checks, materialize, step_failures
+from finance_platform_tests.customers.stages import build_all
 
 BASE, BEHAVIOR = "customer_base", "customer_behavior_assets"
 DELIVERY = dt.date(2025, 7, 1)
@@ -108,44 +102,39 @@ PROPERTY = settings(
 )
 
 
-@settings(PROPERTY, max_examples=80)
+@settings(PROPERTY, max_examples=60)
 @given(spec=deliveries())
-def test_transforms_hold_the_invariants_on_any_delivery(spec):
+def test_stages_hold_the_invariants_on_any_delivery(spec):
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_delivery(Path(tmp), spec)
         truth = oracle(paths, spec)
-        lake = LakeResource(root=str(Path(tmp) / "lake"))
-        read = {t: raw_files.read_delivery(lake, t, f"raw/{t}/{p.name}") for t, p in paths.items()}
-    base = clean_customer_base(read[BASE].frame, malformed=read[BASE].malformed)
-    behavior = clean_customer_behavior(read[BEHAVIOR].frame, malformed=read[BEHAVIOR].malformed)
-    for side, result, table in (("base", base, BASE), ("behaviour", behavior, BEHAVIOR)):
+        built, stats = build_all(
+            Path(tmp) / "lake", {t: f"raw/{t}/{p.name}" for t, p in paths.items()}, DELIVERY
+        )
+    tables = {name: table.to_pandas() for name, table in built.items()}
+    for side, asset, table in (
+        ("base", "cleaned_customer_base", BASE),
+        ("behaviour", "cleaned_customer_behavior", BEHAVIOR),
+    ):
+        (accounting,) = stats[asset][f"{asset}_accounting"]
         inv.assert_accounted(
             truth["files"][table],
-            len(result.cleaned),
-            len(result.quarantine),
-            result.duplicates_removed,
+            len(tables[asset]),
+            len(tables[TABLES[asset].quarantine.name]),
+            accounting["duplicates_removed"],
             side,
         )
-    quarantined = behavior.quarantine[["customer_id", "stat_month"]]
-    features = ft.customer_features(base.cleaned, behavior.cleaned, quarantined)
-    segments = sg.assign_segments(features)
-    recommendations = rc.product_recommendations(features, segments)
-    targets = rc.marketing_targets(recommendations, features, segments, DELIVERY)
-    inv.assert_one_segment_each(base.cleaned["customer_id"], segments)
+    features, targets = tables["customer_features"], tables["marketing_targets"]
+    inv.assert_one_segment_each(
+        tables["cleaned_customer_base"]["customer_id"], tables["customer_segments"]
+    )
     inv.assert_targets_allowed(targets, truth["allowed"])
-    inv.assert_priority_formula(recommendations)
+    inv.assert_priority_formula(tables["product_recommendations"])
     inv.assert_priority_formula(targets)
     unknown = set(features.loc[~features["cool_period_known"], "customer_id"])
     assert not unknown & set(targets["customer_id"].astype("str"))
     inv.assert_no_names(
-        {
-            "quarantine/customer_base": base.quarantine,
-            "quarantine/customer_behavior": behavior.quarantine,
-            "customer_features": features,
-            "customer_segments": segments,
-            "product_recommendations": recommendations,
-            "marketing_targets": targets,
-        },
+        {name: frame for name, frame in tables.items() if name != "cleaned_customer_base"},
         truth["names"],
     )
 

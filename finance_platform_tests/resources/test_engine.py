@@ -8,14 +8,14 @@ from finance_platform.resources.engine import (
     CUSTOMER_ENGINE,
     EmrServerlessEngine,
     GlueEngine,
+    LocalEngine,
     LocalSparkEngine,
-    PandasEngine,
     build_customer_engine,
 )
-from finance_platform.settings import Settings
+from finance_platform.settings import ConfigError, Settings, load_settings
 
 ENGINE_CLASSES = {
-    "pandas": PandasEngine,
+    "local": LocalEngine,
     "spark": LocalSparkEngine,
     "emr-serverless": EmrServerlessEngine,
     "glue": GlueEngine,
@@ -28,12 +28,27 @@ def test_finance_engine_selects_the_engine_resource(engine, monkeypatch):
     chosen = build_resources()[CUSTOMER_ENGINE]
     assert type(chosen) is ENGINE_CLASSES[engine]
     assert chosen.name == engine
-    assert chosen.is_spark == (engine != "pandas")
-    assert chosen.kind == ("pandas" if engine == "pandas" else "spark")
+    assert chosen.kind == ("duckdb" if engine == "local" else "spark")
 
 
-def test_no_engine_setting_means_pandas():
-    assert isinstance(build_resources()[CUSTOMER_ENGINE], PandasEngine)
+def test_no_engine_setting_means_the_local_duckdb_engine_within_4_gb():
+    chosen = build_resources()[CUSTOMER_ENGINE]
+    assert isinstance(chosen, LocalEngine)
+    assert chosen.memory_bytes == 4 * 1024**3
+
+
+def test_finance_local_memory_sets_the_local_engines_budget(monkeypatch):
+    monkeypatch.setenv("FINANCE_LOCAL_MEMORY", "1.5GB")
+    assert build_resources()[CUSTOMER_ENGINE].memory_bytes == int(1.5 * 1024**3)
+    monkeypatch.setenv("FINANCE_LOCAL_MEMORY", "lots")
+    with pytest.raises(ConfigError, match="FINANCE_LOCAL_MEMORY"):
+        load_settings()
+
+
+def test_the_retired_pandas_engine_is_refused_with_the_new_name(monkeypatch):
+    monkeypatch.setenv("FINANCE_ENGINE", "pandas")
+    with pytest.raises(ConfigError, match="FINANCE_ENGINE=local"):
+        load_settings()
 
 
 @pytest.mark.parametrize("env", ["local", "prod"])
@@ -52,20 +67,15 @@ def test_local_spark_engine_uses_the_settings_lake():
     assert engine.session.master == "local[*]"
 
 
-def test_pandas_engine_runs_no_spark_job():
-    with pytest.raises(dg.Failure, match="does not run Spark jobs"):
-        PandasEngine().run_step(dg.build_asset_context(), "customer_segments", {})
-
-
 def test_a_launcher_for_another_engine_is_refused():
     from finance_platform.resources.spark import SparkJobLauncher
 
     engine = GlueEngine(launcher=SparkJobLauncher(engine="emr-serverless", lake_root="/tmp/l"))
     with pytest.raises(dg.Failure, match="needs a launcher for 'glue'"):
-        engine.run_step(dg.build_asset_context(), "customer_segments", {})
+        engine.build(dg.build_asset_context(), None, "customer_segments", {}, {})
 
 
-@pytest.mark.parametrize(("engine", "kind"), [("pandas", "pandas"), ("spark", "spark")])
+@pytest.mark.parametrize(("engine", "kind"), [("local", "duckdb"), ("spark", "spark")])
 def test_customer_kinds_follow_the_configured_engine(engine, kind, monkeypatch):
     import importlib
 

@@ -457,7 +457,7 @@ def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrot
     )
 
     from finance_platform.defs.customers.assets import ASSETS
-    from finance_platform.resources.engine import GlueEngine, PandasEngine, build_customer_engine
+    from finance_platform.resources.engine import GlueEngine, LocalEngine, build_customer_engine
     from finance_platform.resources.lake import LakeResource
     from finance_platform.sample_data import generate
     from finance_platform.settings import Settings
@@ -469,7 +469,7 @@ def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrot
     generate(tmp_path / "raw", customers=150, months=4, seed=3)
     lake = LakeResource(root=str(tmp_path))
     monkeypatch.setenv("FINANCE_LAKE_ROOT", str(tmp_path))
-    resources = {"lake": lake, "customer_engine": PandasEngine()}
+    resources = {"lake": lake, "customer_engine": LocalEngine(threads=1)}
     assert dg.materialize(ASSETS, resources=resources).success
     want = lake.read_table("segments/customer_segments").to_pandas()
     lake.delete_dir("segments/customer_segments")

@@ -41,16 +41,15 @@ def _same_scalar(a, b) -> bool:
 
 
 def assert_same_table(expected: pd.DataFrame, actual: pd.DataFrame, keys: list[str], name: str):
-    """``expected`` (pandas engine) and ``actual`` (Spark engine) hold the same table.
+    """``expected`` (local DuckDB engine) and ``actual`` (Spark engine) hold the same table.
 
     Spark's internal ``_``-prefixed columns (file order) are never written, so ignored here.
     """
     actual = actual[[c for c in actual.columns if not c.startswith("_")]]
     assert list(actual.columns) == list(expected.columns), (
-        f"{name}: columns differ\n pandas: {list(expected.columns)}\n"
-        f" spark:  {list(actual.columns)}"
+        f"{name}: columns differ\n local: {list(expected.columns)}\n spark:  {list(actual.columns)}"
     )
-    assert len(actual) == len(expected), f"{name}: {len(expected)} rows (pandas) vs {len(actual)}"
+    assert len(actual) == len(expected), f"{name}: {len(expected)} rows (local) vs {len(actual)}"
     exp, act = _by_key(_normalise(expected), keys), _by_key(_normalise(actual), keys)
     assert exp[keys].astype(str).equals(act[keys].astype(str)), f"{name}: keys differ"
     for col in exp.columns:
@@ -66,5 +65,5 @@ def assert_same_table(expected: pd.DataFrame, actual: pd.DataFrame, keys: list[s
             sample = [(exp.loc[i, keys].tolist(), e.iloc[i], a.iloc[i]) for i in bad[:5]]
             raise AssertionError(
                 f"{name}.{col}: {len(bad)} of {len(exp)} values differ "
-                f"(key, pandas, spark): {sample}"
+                f"(key, local, spark): {sample}"
             )

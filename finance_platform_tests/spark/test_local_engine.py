@@ -41,7 +41,7 @@ def test_local_spark_job_writes_the_cleaned_table_and_reports_it(lake, lake_root
     assert result.success
     (mat,) = result.asset_materializations_for_node(BASE.name)
     table = lake.read_table(BASE.path).to_pandas()
-    job = mat.metadata["job_metadata"].value
+    (job,) = mat.metadata["job_metadata"].value[f"{BASE.name}_accounting"]
     assert job["duplicates_removed"] > 0  # the delivery repeated rows; the table does not
     assert mat.metadata["dagster/row_count"].value == len(table) > 0
     assert mat.metadata["check/duplicate_keys"].value == 0

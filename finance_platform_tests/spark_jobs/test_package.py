@@ -15,8 +15,9 @@ def test_package_holds_the_entry_point_the_jobs_and_dagster_pipes(tmp_path):
         "finance_platform/spark_jobs/run.py",
         "finance_platform/spark_jobs/registry.py",
         "finance_platform/spark_jobs/jobs.py",
-        "finance_platform/transforms/spark/__init__.py",
+        "finance_platform/transforms/customers/sql/steps.py",
         "finance_platform/transforms/customers/contract.py",
+        "sqlglot/__init__.py",
         "dagster_pipes/__init__.py",
     ):
         assert required in names
@@ -52,14 +53,20 @@ def test_entry_point_runs_from_the_zip_alone_and_refuses_to_run_outside_pipes(tm
     assert "unknown or missing job 'nope'" in unknown.stderr
 
 
-def test_the_table_contract_imports_from_the_zip_without_dagster_or_pandas(tmp_path):
-    """The jobs read folders and keys from ``contract.py``; on a cluster only the zip is there."""
+def test_the_rules_become_spark_sql_from_the_zip_alone_without_dagster_or_pandas(tmp_path):
+    """On a cluster only the zip is there: the contract, every stage and its Spark SQL."""
     artifacts = build(tmp_path / "spark")
     probe = (
         "import sys\n"
         "from finance_platform.spark_jobs import jobs, registry\n"
         "from finance_platform.transforms.customers import contract\n"
+        "from finance_platform.transforms.customers.sql import steps, spark_engine\n"
         "assert registry.JOBS['customers_cleaning'].companions\n"
+        "params = {'deliveries': {'customer_base': 'raw/b.csv',"
+        " 'customer_behavior_assets': 'raw/a.csv'}, 'run_date': '2026-01-05'}\n"
+        "for table in steps.STAGES:\n"
+        "    for view in steps.stage_for(table, params).views:\n"
+        "        assert spark_engine.to_spark(view.query).lstrip().startswith('SELECT')\n"
         "print(sorted(contract.TABLES), sorted(m for m in ('dagster', 'pandas', 'pyspark')"
         " if m in sys.modules))\n"
     )

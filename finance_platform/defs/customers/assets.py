@@ -16,10 +16,9 @@ from finance_platform.defs.customers.common import (
     latest_metadata,
     previous_row_count,
     table_metadata,
-    write_frame,
     write_json,
 )
-from finance_platform.resources.engine import CustomerEngine, PandasEngine
+from finance_platform.resources.engine import CustomerEngine, LocalEngine
 from finance_platform.resources.lake import LakeResource
 from finance_platform.settings import load_customer_settings
 from finance_platform.transforms.customers import contract, rules
@@ -117,41 +116,27 @@ def _delivery_path(context: dg.AssetExecutionContext, lake: LakeResource, raw: D
     return delivery.path
 
 
-def _lake_versions(lake: LakeResource, outputs: dict[str, str]) -> dict[str, dict[str, str]]:
-    """What a Spark job reads and writes: published versions in, staged versions out."""
-    tables = (*contract.TABLES.values(), *contract.QUARANTINES.values())
-    return {
-        "lake_reads": {t.path: lake.resolve(t.path) for t in tables},
-        "lake_writes": outputs,
-    }
-
-
 def build_table(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
     engine: CustomerEngine,
     asset_name: str,
-    build,
     *,
     summarise: tuple[str, ...] = (),
-    spark_params: dict | None = None,
+    params: dict | None = None,
 ) -> WrittenTable:
     """Build an asset's table on ``engine`` into a new (staged) version.
 
-    pandas (default): ``build()`` returns the table, written here. Spark engines: the
-    Spark job writes the table itself and only the ``summarise`` columns the asset's
-    metadata needs are read back (``build`` is not called). Nothing is visible to
+    Every engine runs the table's SQL stage and writes the table itself; only the
+    ``summarise`` columns the asset's metadata needs are read back. Nothing is visible to
     readers until ``publish_result`` switches the table to this version.
     """
     path = contract.TABLES[asset_name].path
     staged = lake.stage(path, context.run_id)
-    if engine.is_spark:
-        params = {**(spark_params or {}), **_lake_versions(lake, {path: staged})}
-        engine.run_step(context, asset_name, params)
-        return WrittenTable.from_lake(lake, staged, summarise, table=path)
-    frame = build()
-    write_frame(lake, staged, frame)
-    return WrittenTable.from_frame(staged, frame, table=path)
+    stats = engine.build(context, lake, asset_name, params or {}, {asset_name: staged})
+    written = WrittenTable.from_lake(lake, staged, summarise, table=path)
+    written.stats = stats
+    return written
 
 
 def source_delivery(lake: LakeResource) -> str:
@@ -184,24 +169,60 @@ def publish_result(
     return dg.MaterializeResult(metadata=meta)
 
 
+def _cleaning_stats(stats: dict, asset_name: str, cleaned_rows: int, quarantined_rows: int) -> dict:
+    """The cleaning stage's accounting, checked against the rows written (Parquet footers):
+    every delivered line is in the cleaned table, the quarantine or the duplicate count."""
+    (accounting,) = stats[f"{asset_name}_accounting"]
+    raw_rows = int(accounting["raw_rows"])
+    duplicates = int(accounting["duplicates_removed"])
+    placed = cleaned_rows + quarantined_rows + duplicates
+    if raw_rows != placed or quarantined_rows != int(accounting["quarantined_rows"]):
+        raise dg.Failure(
+            f"{asset_name}: {raw_rows:,} delivered rows but {cleaned_rows:,} cleaned, "
+            f"{quarantined_rows:,} quarantined and {duplicates:,} removed as duplicates were "
+            "written: the cleaning rules lost or invented rows",
+            metadata={
+                "raw_rows": raw_rows,
+                "cleaned_rows_written": cleaned_rows,
+                "quarantined_rows_written": quarantined_rows,
+                "quarantined_rows_judged": int(accounting["quarantined_rows"]),
+                "duplicates_removed": duplicates,
+            },
+        )
+    lines = max(raw_rows, 1)
+    return {
+        "raw_rows": raw_rows,
+        "duplicates_removed": duplicates,
+        "reasons": {str(r["reason"]): int(r["rows"]) for r in stats[f"{asset_name}_reasons"]},
+        "missing_rates": {
+            str(r["column_name"]): int(r["empty_rows"]) / lines
+            for r in stats[f"{asset_name}_missing"]
+        },
+        "extremes": {
+            str(r["column_name"]): {
+                "rows": int(r["rows"]),
+                "customers": int(r["customers"]),
+                "low": None if r["low"] is None else float(r["low"]),
+                "high": None if r["high"] is None else float(r["high"]),
+            }
+            for r in stats[f"{asset_name}_extremes"]
+        },
+    }
+
+
 def _clean(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
     engine: CustomerEngine,
     asset_name: str,
-    clean_fn,
 ) -> dg.MaterializeResult:
     import datetime as dt
 
-    from finance_platform.transforms.customers.cleaning import CleaningConfig
-
     settings = load_customer_settings()
-    config = CleaningConfig(settings.age_min, settings.age_max, settings.outlier_sigma)
     cleaned_table = contract.TABLES[asset_name]
     table_path, quarantine = cleaned_table.path, cleaned_table.quarantine.path
     path = _delivery_path(context, lake, cleaned_table.delivery)
     table = cleaned_table.delivery.file
-    delivery_name = path.rsplit("/", 1)[-1]
     staged = lake.stage(table_path, context.run_id)
     staged_quarantine = lake.stage(quarantine, context.run_id)
     try:
@@ -212,39 +233,26 @@ def _clean(
         failure = None
     if failure is not None:
         raise failure
-    if engine.is_spark:
-        job = engine.run_step(
-            context,
-            asset_name,
-            {
-                "deliveries": {table: path},
-                "encodings": {table: fmt.encoding},
-                "headers": {table: raw_files.read_header(lake, path, fmt)},
-                "age_min": config.age_min,
-                "age_max": config.age_max,
-                "sigma": config.sigma,
-                **_lake_versions(lake, {table_path: staged, quarantine: staged_quarantine}),
-            },
-        )
-        cleaned = WrittenTable.from_lake(lake, staged, table=table_path)
-        quarantined = lake.count_rows(staged_quarantine)
-        raw_rows, duplicates = int(job["raw_rows"]), int(job["duplicates_removed"])
-        reasons, rates = dict(job["quarantine_reasons"]), dict(job["missing_rates"])
-        extremes = dict(job["extremes"])
-    else:
-        parsed = raw_files.read_delivery(lake, table, path, settings.encoding)
-        raw = parsed.frame
-        rates = _missing_rates(raw, parsed.malformed)
-        result = clean_fn(raw, config, parsed.malformed)
-        del raw, parsed
-        result.quarantine[contract.DELIVERY] = pd_text(delivery_name, len(result.quarantine))
-        write_frame(lake, staged, result.cleaned)
-        write_frame(lake, staged_quarantine, result.quarantine)
-        cleaned = WrittenTable.from_frame(staged, result.cleaned, table=table_path)
-        quarantined = len(result.quarantine)
-        raw_rows, duplicates, reasons = result.raw_rows, result.duplicates_removed, result.reasons
-        extremes = result.extremes
-    missing_rates = {c: round(float(v), 6) for c, v in rates.items()}
+    stats = engine.build(
+        context,
+        lake,
+        asset_name,
+        {
+            "deliveries": {table: path},
+            "encodings": {table: fmt.encoding},
+            "headers": {table: raw_files.read_header(lake, path, fmt)},
+            "age_min": settings.age_min,
+            "age_max": settings.age_max,
+            "sigma": settings.outlier_sigma,
+        },
+        {asset_name: staged, cleaned_table.quarantine.name: staged_quarantine},
+    )
+    cleaned = WrittenTable.from_lake(lake, staged, table=table_path)
+    quarantined = lake.count_rows(staged_quarantine)
+    accounting = _cleaning_stats(stats, asset_name, cleaned.rows, quarantined)
+    raw_rows, duplicates = accounting["raw_rows"], accounting["duplicates_removed"]
+    reasons, extremes = accounting["reasons"], accounting["extremes"]
+    missing_rates = {c: round(float(v), 6) for c, v in accounting["missing_rates"].items()}
     previous = previous_row_count(context)
     stats = {
         "asset": asset_name,
@@ -268,7 +276,7 @@ def _clean(
         if found.get("rows"):
             context.log.warning(
                 f"{asset_name}: {found['rows']:,} rows ({found['customers']:,} customers) "
-                f"beyond {config.sigma:g} sigma of all customers' {column}: kept, flagged"
+                f"beyond {settings.outlier_sigma:g} sigma of all customers' {column}: kept, flagged"
             )
     lake.publish(quarantine, staged_quarantine, {"run_id": context.run_id, "delivery": path})
     return publish_result(
@@ -286,29 +294,11 @@ def _clean(
     )
 
 
-def pd_text(value: str, rows: int):
-    """A text column of one repeated value (typed ``str`` even with no rows)."""
-    import pandas as pd
-
-    return pd.array([value] * rows, dtype="str")
-
-
-def _missing_rates(raw, malformed) -> dict[str, float]:
-    """Share of empty values per contract column over every delivered line."""
-    rows = len(raw) + (len(malformed) if malformed is not None else 0)
-    if rows == 0:
-        return dict.fromkeys(raw.columns, 0.0)
-    empty = raw.isna().sum()
-    if malformed is not None and len(malformed):
-        empty = empty.add(malformed.reindex(columns=raw.columns).isna().sum(), fill_value=0)
-    return {str(c): float(v) / rows for c, v in empty.items()}
-
-
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     deps=[raw_customer_base],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "cleaned"},
     code_version="1",
     description="One row per customer: typed, one date format, English codes beside the Chinese "
@@ -320,16 +310,14 @@ def _missing_rates(raw, malformed) -> dict[str, float]:
 def cleaned_customer_base(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.cleaning import clean_customer_base
-
-    return _clean(context, lake, customer_engine, "cleaned_customer_base", clean_customer_base)
+    return _clean(context, lake, customer_engine, "cleaned_customer_base")
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     deps=[raw_customer_behavior_assets],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "cleaned"},
     code_version="1",
     description="Monthly snapshots, full history, one row per (customer_id, stat_month): typed, "
@@ -340,50 +328,18 @@ def cleaned_customer_base(
 def cleaned_customer_behavior(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.cleaning import clean_customer_behavior
-
-    return _clean(
-        context, lake, customer_engine, "cleaned_customer_behavior", clean_customer_behavior
-    )
+    return _clean(context, lake, customer_engine, "cleaned_customer_behavior")
 
 
 def _read(lake: LakeResource, asset_name: str, columns: list[str] | None = None):
     return lake.read_table(contract.TABLES[asset_name].path, columns=columns).to_pandas()
 
 
-def _quarantined_months(lake: LakeResource):
-    """Ids and months of the quarantined snapshots (features judge current views on them)."""
-    path = contract.QUARANTINE_CUSTOMER_BEHAVIOR.path
-    if lake.published(path) is None:
-        return None
-    return lake.read_table(path, columns=["customer_id", "stat_month"]).to_pandas()
-
-
-def _recent_behavior(lake: LakeResource, months: int):
-    """Each customer's last ``months`` snapshots (all customer_features looks at).
-
-    Filtering in Arrow before pandas converts ~3 of 12 monthly rows per customer,
-    not the whole history; the features are identical to reading everything.
-    """
-    import pandas as pd
-    import pyarrow.compute as pc
-
-    table = lake.read_table(
-        contract.CLEANED_CUSTOMER_BEHAVIOR.path, columns=list(contract.CURRENT_COLUMNS)
-    )
-    ids = pc.dictionary_encode(table["customer_id"].cast("string")).combine_chunks()
-    codes = ids.indices.to_numpy(zero_copy_only=False)
-    month = table["month_index"].to_numpy()
-    latest = pd.Series(month).groupby(codes).max().to_numpy()
-    keep = month > latest[codes] - months
-    return table.filter(keep).to_pandas()
-
-
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     deps=[cleaned_customer_base, cleaned_customer_behavior],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "features"},
     code_version="1",
     description="One row per cleaned customer (current view = latest clean month, with "
@@ -396,20 +352,11 @@ def _recent_behavior(lake: LakeResource, months: int):
 def customer_features(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.features import customer_features as build
-
-    def features():
-        base = _read(lake, "cleaned_customer_base", list(contract.PROFILE_COLUMNS))
-        return build(
-            base, _recent_behavior(lake, rules.FREQUENCY_MONTHS), _quarantined_months(lake)
-        )
-
     written = build_table(
         context,
         lake,
         customer_engine,
         "customer_features",
-        features,
         summarise=("engagement_score", "has_behavior", "current_view_status"),
     )
     summary = written.frame
@@ -436,7 +383,7 @@ def customer_features(
     group_name=GROUP,
     owners=OWNERS,
     deps=[cleaned_customer_behavior],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "features"},
     code_version="1",
     description="Per customer: 3- and 6-month averages and trends (least-squares slope per month "
@@ -446,16 +393,7 @@ def customer_features(
 def behavior_metrics(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.features import behavior_metrics as build
-
-    columns = ["customer_id", "month_index", *rules.TREND_METRICS]
-    written = build_table(
-        context,
-        lake,
-        customer_engine,
-        "behavior_metrics",
-        lambda: build(_read(lake, "cleaned_customer_behavior", columns)),
-    )
+    written = build_table(context, lake, customer_engine, "behavior_metrics")
     return publish_result(context, lake, written, source_delivery(lake))
 
 
@@ -463,7 +401,7 @@ def behavior_metrics(
     group_name=GROUP,
     owners=OWNERS,
     deps=[customer_features],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="Every customer in exactly one of 11 segments (assets x card spend x engagement, "
@@ -474,14 +412,11 @@ def behavior_metrics(
 def customer_segments(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.segments import assign_segments
-
     written = build_table(
         context,
         lake,
         customer_engine,
         "customer_segments",
-        lambda: assign_segments(_read(lake, "customer_features")),
         summarise=("segment_id",),
     )
     sizes = written.frame["segment_id"].astype("str").value_counts().sort_index()
@@ -501,7 +436,7 @@ def customer_segments(
     group_name=GROUP,
     owners=OWNERS,
     deps=[customer_segments, customer_features],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="One row per segment (all 11, empty ones with size 0): customers, share and "
@@ -511,21 +446,12 @@ def customer_segments(
 def segment_profiles(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.segments import segment_profiles as build
-
-    def profiles():
-        segments = _read(lake, "customer_segments", ["customer_id", "segment_id"])
-        averaged = ["customer_id", *contract.PROFILE_AVERAGES]
-        return build(segments, _read(lake, "customer_features", averaged))
-
     written = build_table(
         context,
         lake,
         customer_engine,
         "segment_profiles",
-        profiles,
         summarise=("segment_id", "avg_total_assets"),
-        spark_params={"profiles_only": True},
     )
     ordered = written.frame.sort_values("segment_id")
     return publish_result(
@@ -549,7 +475,7 @@ def segment_profiles(
     group_name=GROUP,
     owners=OWNERS,
     deps=[customer_features, customer_segments],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="Every customer x 4 products (wealth management, fund, insurance, credit-card "
@@ -560,20 +486,11 @@ def segment_profiles(
 def product_recommendations(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.recommendations import (
-        product_recommendations as build,
-    )
-
-    def recommendations():
-        features = _read(lake, "customer_features", list(contract.RECOMMENDATION_FEATURES))
-        return build(features, _read(lake, "customer_segments", ["customer_id", "segment_id"]))
-
     written = build_table(
         context,
         lake,
         customer_engine,
         "product_recommendations",
-        recommendations,
         summarise=("product", "score"),
     )
     recs = written.frame
@@ -599,7 +516,7 @@ def product_recommendations(
     group_name=GROUP,
     owners=OWNERS,
     deps=[product_recommendations, customer_features, customer_segments],
-    kinds={"parquet", PandasEngine.kind},
+    kinds={"parquet", LocalEngine.kind},
     tags={"layer": "business"},
     code_version="1",
     description="One ranked row per targeted customer: customer_id, recommended_product, "
@@ -612,43 +529,26 @@ def product_recommendations(
 def marketing_targets(
     context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
 ) -> dg.MaterializeResult:
-    from finance_platform.transforms.customers.recommendations import (
-        in_cool_period,
-    )
-    from finance_platform.transforms.customers.recommendations import (
-        marketing_targets as build,
-    )
-
     run_date = load_customer_settings().marketing_run_date()
-    features = _read(
-        lake,
-        "customer_features",
-        ["customer_id", "marketing_cool_period", "cool_period_known", "current_view_status"],
-    )
-
-    def targets():
-        recs = _read(lake, "product_recommendations")
-        segments = _read(
-            lake, "customer_segments", ["customer_id", "segment_id", "segment_name_en"]
-        )
-        return build(recs, features, segments, run_date)
-
     written = build_table(
         context,
         lake,
         customer_engine,
         "marketing_targets",
-        targets,
         summarise=("recommended_product", "priority_score"),
-        spark_params={"targets_only": True, "run_date": run_date.isoformat()},
+        params={"run_date": run_date.isoformat()},
     )
-    known = features["cool_period_known"].astype(bool).to_numpy()
-    cooling = int((in_cool_period(features["marketing_cool_period"], run_date) & known).sum())
-    unknown = features.loc[~known, "current_view_status"].astype("str").value_counts()
-    if len(unknown):
+    excluded = written.stats["marketing_targets_excluded"]
+    cooling = sum(int(r["customers"]) for r in excluded if r["reason"] == "cool_period")
+    unknown = {
+        str(r["current_view_status"]): int(r["customers"])
+        for r in excluded
+        if r["reason"] == "unknown_cool_period"
+    }
+    if unknown:
         context.log.warning(
-            f"marketing_targets: {int(unknown.sum()):,} customers not targeted because their "
-            f"cool-period status is unknown ({dict(unknown)})"
+            f"marketing_targets: {sum(unknown.values()):,} customers not targeted because their "
+            f"cool-period status is unknown ({unknown})"
         )
     targets = written.frame
     by_product = targets["recommended_product"].astype("str").value_counts()
@@ -659,10 +559,8 @@ def marketing_targets(
         source_delivery(lake),
         run_date=dg.MetadataValue.text(run_date.isoformat()),
         customers_in_cool_period=dg.MetadataValue.int(cooling),
-        excluded_unknown_cool_period=dg.MetadataValue.int(int(unknown.sum())),
-        excluded_unknown_cool_period_by_status=dg.MetadataValue.json(
-            {str(k): int(v) for k, v in unknown.items()}
-        ),
+        excluded_unknown_cool_period=dg.MetadataValue.int(sum(unknown.values())),
+        excluded_unknown_cool_period_by_status=dg.MetadataValue.json(unknown),
         targets_by_product=dg.MetadataValue.json({k: int(v) for k, v in by_product.items()}),
         priority_score_chart=dg.MetadataValue.md(
             histogram(

@@ -433,11 +433,9 @@ def great_expectations_suite(
 def balances_non_negative(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
 ) -> dg.AssetCheckResult:
-    import pyarrow.compute as pc
-
     columns = [*rules.BALANCE_COLUMNS, "credit_card_monthly_expense"]
-    table = lake.read_table(contract.CLEANED_CUSTOMER_BEHAVIOR.path, columns=columns)
-    minima = {c: float(pc.min(table[c]).as_py() or 0.0) for c in columns}
+    lowest = lake.column_minima(contract.CLEANED_CUSTOMER_BEHAVIOR.path, columns)
+    minima = {c: float(v or 0.0) for c, v in lowest.items()}
     quarantined = int(
         _stats(lake, "cleaned_customer_behavior")["quarantine_reasons"].get(
             rules.REASON_NEGATIVE, 0

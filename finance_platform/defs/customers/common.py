@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -46,34 +46,6 @@ def without_pii(df: pd.DataFrame) -> pd.DataFrame:
     return df.drop(columns=[c for c in PII_COLUMNS if c in df.columns])
 
 
-MAX_DICTIONARY = 65_536  # distinct values above which a categorical is stored as plain text
-
-
-def write_frame(lake: LakeResource, path: str, df: pd.DataFrame) -> str:
-    """Replace the table at ``path`` with ``df`` as Parquet.
-
-    Only low-cardinality categorical columns (labels, codes, months) are
-    dictionary-encoded. Trying a dictionary on unique ids and timestamps costs more
-    time than it saves space, and a categorical with a huge dictionary (customer ids
-    in the 12M-row history) overflows Parquet's dictionary page and falls back to
-    plain values at 2.5x the cost, so it is stored as plain text.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    dictionary = []
-    for i, field in enumerate(table.schema):
-        if not pa.types.is_dictionary(field.type):
-            continue
-        column = table.column(i)
-        if column.num_chunks and max(len(c.dictionary) for c in column.chunks) > MAX_DICTIONARY:
-            table = table.set_column(i, field.name, pc.cast(column, field.type.value_type))
-        else:
-            dictionary.append(field.name)
-    return lake.write_parquet(path, table, use_dictionary=dictionary or False)
-
-
 def table_schema(df: pd.DataFrame) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()]
@@ -101,10 +73,9 @@ PREVIEW_ROWS = 5
 class WrittenTable:
     """A table an asset step has written to the lake, with what its metadata is built from.
 
-    ``frame`` is the whole table when the pandas engine built it in this process; when a
-    Spark engine wrote it, ``frame`` holds only the columns the asset summarises (read back
-    from the lake), so a million-customer table never crosses into pandas whole.
-    ``sample`` (the first rows) gives the preview and the column schema either way.
+    ``frame`` holds only the columns the asset summarises (read back from the lake), so a
+    million-customer table never crosses into pandas whole; ``sample`` (the first rows)
+    gives the preview and the column schema; ``stats`` are the stage's small stats views.
     """
 
     path: str  # where it was written: a staged version of ``table``
@@ -112,20 +83,17 @@ class WrittenTable:
     sample: pd.DataFrame
     frame: pd.DataFrame
     table: str = ""  # the table's own folder (its contract path), published from ``path``
+    stats: dict = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
         return [str(c) for c in self.sample.columns]
 
     @classmethod
-    def from_frame(cls, path: str, df: pd.DataFrame, table: str = "") -> WrittenTable:
-        return cls(path=path, rows=len(df), sample=df, frame=df, table=table or path)
-
-    @classmethod
     def from_lake(
         cls, lake: LakeResource, path: str, columns: Sequence[str] = (), table: str = ""
     ) -> WrittenTable:
-        """A table a Spark job wrote: row count from the footers, a sample, ``columns`` read."""
+        """A table an engine wrote: row count from the footers, a sample, ``columns`` read."""
         import pandas as pd
 
         frame = (

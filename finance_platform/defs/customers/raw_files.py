@@ -1,18 +1,14 @@
-"""Finding and parsing the bank's CSV deliveries in the lake (raw layer).
+"""Finding the bank's CSV deliveries in the lake (raw layer) and reading their format.
 
 A delivery of table ``T`` is ``T.csv`` or ``T_<YYYYMMDD>.csv``, under ``raw/T/`` or
 directly under ``raw/`` (where ``aws s3 cp T.csv s3://bucket/raw/`` puts it). Its
 delivery date is the date in its name, else its object's modification time (UTC);
 the newest delivery is the one with the latest (date, modification time).
 
-Parsing uses pyarrow's multithreaded CSV reader with explicit column types
-(numbers typed, low-cardinality labels dictionary-encoded); if a number does not
-parse, the file is re-read with every column as text so the cleaning step can
-quarantine exactly the bad rows instead of failing the run. What real exports
-carry is read as delivered: a UTF-8 BOM (Excel), CRLF line endings, GBK/GB18030
-text (detected, or ``FINANCE_CUSTOMERS_ENCODING``), and lines that do not split
-into the header's fields (a cut last line) come back as ``malformed`` rows for the
-quarantine. An empty or header-only file is an error naming the file.
+What real exports carry is detected here and handed to the engine that parses the rows
+(``transforms/customers/sql``, every column as text): a UTF-8 BOM (Excel), CRLF line
+endings, GBK/GB18030 text (detected, or ``FINANCE_CUSTOMERS_ENCODING``), the header as
+the file writes it. An empty or header-only file is an error naming the file.
 """
 
 from __future__ import annotations
@@ -21,15 +17,12 @@ import codecs
 import datetime as dt
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from finance_platform.transforms.customers import contract, rules
+from finance_platform.transforms.customers import contract
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import pyarrow as pa
-
     from finance_platform.resources.lake import LakeResource
 
 # Each delivered file's name -> the columns it must carry (``contract.DELIVERIES``).
@@ -42,32 +35,6 @@ DETECTED_ENCODINGS = ("utf-8", "gb18030")
 SNIFF_BYTES = 1 << 20
 _BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
 UTF8_BOM = codecs.BOM_UTF8
-
-_DICT_COLUMNS = {
-    "customer_base": (
-        "gender",
-        "occupation",
-        "occupation_type",
-        "lifecycle_stage",
-        "marriage_status",
-        "city_level",
-        "branch_name",
-    ),
-    "customer_behavior_assets": (
-        "asset_level",
-        "contact_result",
-        "stat_month",
-        "marketing_cool_period",
-    ),
-}
-_INT_COLUMNS = {
-    "customer_base": rules.BASE_INT_COLUMNS,
-    "customer_behavior_assets": rules.BEHAVIOR_INT_COLUMNS,
-}
-_FLOAT_COLUMNS = {
-    "customer_base": rules.BASE_FLOAT_COLUMNS,
-    "customer_behavior_assets": rules.BEHAVIOR_FLOAT_COLUMNS,
-}
 
 
 class DeliveryError(ValueError):
@@ -245,114 +212,3 @@ def count_rows(lake: LakeResource, path: str) -> int:
     if previous and not previous.endswith(b"\n"):
         lines += 1
     return max(lines - blank - 1, 0)
-
-
-# -- parsing ------------------------------------------------------------------------
-@dataclass
-class ParsedDelivery:
-    """A delivery read as a table: the contract columns, and the lines that did not split."""
-
-    frame: pd.DataFrame
-    format: FileFormat
-    header: list[str]
-    # contract columns (text) of each line with the wrong number of fields
-    malformed: pd.DataFrame | None = None
-    malformed_fields: list[int] = field(default_factory=list)
-
-
-def _read(
-    lake: LakeResource,
-    path: str,
-    include: list[str],
-    types: dict,
-    fmt: FileFormat,
-    bad_lines: list[str],
-) -> pa.Table:
-    import pyarrow.csv as pacsv
-
-    convert = pacsv.ConvertOptions(
-        include_columns=include,
-        column_types=types,
-        null_values=[""],
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-    )
-
-    def invalid_row(row) -> str:
-        bad_lines.append(row.text)
-        return "skip"
-
-    parse = pacsv.ParseOptions(invalid_row_handler=invalid_row)
-    # pyarrow's default 1 MB blocks: 16 MB blocks parsed the 12M-row delivery in 24-26 s
-    # against 12-15 s, on 2 cores. A BOM is skipped by the reader itself.
-    read = pacsv.ReadOptions(encoding=fmt.arrow_encoding)
-    with lake.open_input(path) as src:
-        return pacsv.read_csv(src, read_options=read, parse_options=parse, convert_options=convert)
-
-
-def _malformed_frame(lines: list[str], header: list[str], table: str) -> tuple[pd.DataFrame, list]:
-    """The contract columns of lines that did not split into the header's fields."""
-    import csv
-
-    import pandas as pd
-
-    position = {name: i for i, name in enumerate(header)}
-    columns = list(TABLES[table])  # the name too: cleaning leaves it out of the quarantine
-    rows, counts = [], []
-    for fields in csv.reader(line.rstrip("\r") for line in sorted(lines)):
-        counts.append(len(fields))
-        rows.append(
-            {
-                c: (fields[position[c]] if position[c] < len(fields) else None) or None
-                for c in columns
-            }
-        )
-    return pd.DataFrame(rows, columns=columns, dtype="str"), counts
-
-
-def read_delivery(lake: LakeResource, table: str, path: str, encoding: str = "") -> ParsedDelivery:
-    """The contract columns of one delivery (extra columns are left out), and its bad lines.
-
-    Raises ``KeyError`` naming any missing required column, ``DeliveryError`` for an
-    empty or header-only file or bytes in no known encoding.
-    """
-    import pyarrow as pa
-
-    from finance_platform.transforms.customers.cleaning import missing_required_columns
-
-    fmt = file_format(lake, path, encoding)
-    header = read_header(lake, path, fmt)
-    if not any(header):
-        raise DeliveryError(f"{table} delivery {path} is empty: no header, no rows")
-    required = TABLES[table]
-    missing = missing_required_columns(header, required)
-    if missing:
-        raise KeyError(
-            f"{table} delivery {path} is missing required column(s): {', '.join(missing)}"
-        )
-    dictionary = pa.dictionary(pa.int32(), pa.string())
-    types = {c: pa.string() for c in required}
-    types.update({c: dictionary for c in _DICT_COLUMNS[table]})
-    text_types = dict(types)
-    types.update({c: pa.int64() for c in _INT_COLUMNS[table]})
-    types.update({c: pa.float64() for c in _FLOAT_COLUMNS[table]})
-    bad_lines: list[str] = []
-    try:
-        try:
-            arrow = _read(lake, path, list(required), types, fmt, bad_lines)
-        except pa.ArrowInvalid:
-            bad_lines.clear()
-            arrow = _read(lake, path, list(required), text_types, fmt, bad_lines)
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "UTF-8" in str(exc):
-            raise DeliveryError(
-                f"{table} delivery {path} is not valid {fmt.encoding} beyond its first MB; "
-                "set FINANCE_CUSTOMERS_ENCODING to its encoding (e.g. gb18030)"
-            ) from None
-        raise
-    if arrow.num_rows == 0 and not bad_lines:
-        raise DeliveryError(f"{table} delivery {path} holds a header but no rows")
-    parsed = ParsedDelivery(arrow.to_pandas(split_blocks=True, self_destruct=True), fmt, header)
-    if bad_lines:
-        parsed.malformed, parsed.malformed_fields = _malformed_frame(bad_lines, header, table)
-    return parsed

@@ -1,21 +1,29 @@
 """The rule tables are consistent, and Chinese labels map to the documented English codes."""
 
-import pandas as pd
+import duckdb
 import pytest
 
 from finance_platform.transforms.customers import rules
-from finance_platform.transforms.customers.labels import map_codes
+from finance_platform.transforms.customers.sql.render import case_map, lit
+
+
+def _codes(labels, mapping) -> list[str]:
+    values = ", ".join(f"({i}, {lit(v)})" for i, v in enumerate(labels))
+    sql = f"SELECT {case_map('label', mapping, rules.UNKNOWN)} FROM (VALUES {values}) t(i, label)"
+    return [row[0] for row in duckdb.sql(sql + " ORDER BY i").fetchall()]
 
 
 def test_label_mapping_keeps_order_and_marks_unknown_and_missing():
-    labels = pd.Series(["已婚", "未婚", "离异", None, "已婚"], dtype="str")
-    codes = map_codes(labels, rules.MARRIAGE)
-    assert codes.astype("str").tolist() == ["married", "single", "unknown", "unknown", "married"]
+    codes = _codes(["已婚", "未婚", "离异", None, "已婚"], rules.MARRIAGE)
+    assert codes == ["married", "single", "unknown", "unknown", "married"]
 
 
-def test_label_mapping_on_categorical_input():
-    labels = pd.Series(["新客户", "忠诚客户", "价值客户"], dtype="category")
-    assert map_codes(labels, rules.LIFECYCLE).astype("str").tolist() == ["new", "loyal", "value"]
+def test_literals_read_the_same_on_both_engines():
+    assert lit(0.35) == "CAST(0.35 AS DOUBLE)"  # Spark would read 0.35 as DECIMAL
+    assert lit("it's") == "'it''s'"
+    assert lit(True) == "TRUE" and lit(None) == "NULL" and lit(3) == "3"
+    with pytest.raises(ValueError, match="no portable SQL literal"):
+        lit(float("nan"))
 
 
 def test_contract_vocabularies_match_the_data_contract():

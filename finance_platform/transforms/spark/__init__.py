@@ -1,1 +1,0 @@
-"""Spark versions of the heavy transforms: Spark DataFrame in -> Spark DataFrame out, same rules."""
