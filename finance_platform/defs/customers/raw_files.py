@@ -168,14 +168,12 @@ def sniff_format(head: bytes, tail: bytes, whole: bool, configured: str = "") ->
 
 
 def file_format(lake: LakeResource, path: str, configured: str = "") -> FileFormat:
-    """``sniff_format`` on the first MB and last bytes of a lake object."""
+    """``sniff_format`` on the first MB and the last bytes of a lake object (two ranged
+    reads: a multi-GB delivery is not read through to find how it ends)."""
     with lake.open_input(path) as src:
         head = src.read(SNIFF_BYTES)
-        whole = len(head) < SNIFF_BYTES
-        tail = head[-2:]
-        if not whole:
-            while chunk := src.read(1 << 24):
-                tail = chunk[-2:]
+    whole = len(head) < SNIFF_BYTES
+    tail = head[-2:] if whole else lake.read_tail(path, 2)
     try:
         return sniff_format(head, tail, whole, configured)
     except DeliveryError as exc:
@@ -198,17 +196,32 @@ def read_header(lake: LakeResource, path: str, fmt: FileFormat | None = None) ->
 def count_rows(lake: LakeResource, path: str) -> int:
     """Data rows (non-empty lines after the header), counted without parsing.
 
-    No field holds a newline (the contract); blank lines are not rows (the reader skips
-    them too). A last line without a newline counts.
+    No field holds a newline (the contract); blank lines are not rows (the readers skip
+    them too). A last line without a newline counts. The line ends of each block are found
+    with NumPy (a substring search for blank lines in Python took longer than reading).
     """
-    lines, blank, previous = 0, 0, b""
-    with lake.open_input(path) as src:
-        while chunk := src.read(1 << 24):
-            lines += chunk.count(b"\n")
-            joined = previous + chunk
-            if b"\n\n" in joined or b"\n\r\n" in joined:  # rare: count them exactly
-                blank += len(_BLANK_LINE.findall(joined)) - len(_BLANK_LINE.findall(previous))
-            previous = chunk[-2:]
-    if previous and not previous.endswith(b"\n"):
-        lines += 1
-    return max(lines - blank - 1, 0)
+    import numpy as np
+
+    lines = blank = 0
+    last_end = -2  # offset of the previous line end, and whether its line was blank
+    offset = 0
+    tail = b""
+    for chunk in lake.iter_blocks(path):
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        ends = np.flatnonzero(data == 10) + offset
+        if ends.size:
+            starts = np.concatenate(([last_end + 1], ends[:-1] + 1))
+            length = ends - starts  # a line's bytes before its "\n" ("\r" counts as blank)
+            cr = np.zeros(ends.size, dtype=bool)
+            inside = ends - offset - 1 >= 0
+            cr[inside] = data[ends[inside] - offset - 1] == 13
+            if not inside[0] and tail.endswith(b"\r"):
+                cr[0] = True
+            blank += int(np.count_nonzero((length == 0) | ((length == 1) & cr)))
+            lines += int(ends.size)
+            last_end = int(ends[-1])
+        offset += len(chunk)
+        tail = chunk[-1:] if chunk else tail
+    if offset and offset - 1 != last_end:
+        lines += 1  # a last line without a line end
+    return max(lines - blank - 1, 0)  # the first line is the header
