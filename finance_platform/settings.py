@@ -1,7 +1,8 @@
 """The platform's configuration in one typed place, read from environment variables.
 
-Nothing secret is read here: API keys and webhook URLs reach resources through
-``dg.EnvVar`` so they are resolved at run time and never printed.
+No setting holds a secret: API keys and webhook URLs reach resources through
+``dg.EnvVar`` so they are resolved at run time and never printed. The one reader of
+secret values is ``secret_values``, so that alert text can be scrubbed of them.
 """
 
 from __future__ import annotations
@@ -282,3 +283,23 @@ def load_alpha_vantage_settings(environ: Mapping[str, str] | None = None) -> Alp
         # environment look-up is in this one module.
         dagster_home=_env("DAGSTER_HOME", "", environ),
     )
+
+
+# -- secrets: what alert text is scrubbed of ----------------------------------
+# Environment variables whose *values* must never appear in an alert.
+SECRET_ENV_VARS = (
+    "ALPHAVANTAGE_API_KEY",
+    "SLACK_WEBHOOK_URL",
+    "SLACK_BOT_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The current values of the secret variables, only to remove them from alert text.
+
+    Read at each call, so a rotated key is scrubbed too; never kept in a setting. Values
+    under 4 characters are skipped: replacing them would garble ordinary words.
+    """
+    return [v for name in SECRET_ENV_VARS if len(v := _env(name, "", environ)) >= 4]

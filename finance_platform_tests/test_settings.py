@@ -10,6 +10,7 @@ from finance_platform.settings import (
     ConfigError,
     load_alpha_vantage_settings,
     load_settings,
+    secret_values,
 )
 
 
@@ -66,3 +67,8 @@ def test_alpha_vantage_settings_know_whether_a_key_is_set_never_its_value():
     assert (s.plan, s.secret_id) == ("premium", "bank/av")
     assert s.base_url == "http://127.0.0.1:8765/query"
     assert s.limiter_state_dir == "/srv/dagster/alpha_vantage_limits"
+
+
+def test_secret_values_are_read_for_scrubbing_only_when_long_enough_to_be_secrets():
+    environ = {"SLACK_BOT_TOKEN": " xoxb-123 ", "ALPHAVANTAGE_API_KEY": "abc", "OTHER": "x" * 9}
+    assert secret_values(environ) == ["xoxb-123"]
