@@ -279,8 +279,7 @@ def load_alpha_vantage_settings(environ: Mapping[str, str] | None = None) -> Alp
         plan=_env("ALPHAVANTAGE_PLAN", "auto", environ).lower(),
         secret_id=_env("ALPHAVANTAGE_SECRET_ID", DEFAULT_ALPHAVANTAGE_SECRET_ID, environ),
         key_is_set=bool(_env("ALPHAVANTAGE_API_KEY", "", environ)),
-        # Dagster's own variable (the instance folder); read here so the platform's every
-        # environment look-up is in this one module.
+        # Dagster's own variable (the instance folder), read here like the platform's own.
         dagster_home=_env("DAGSTER_HOME", "", environ),
     )
 

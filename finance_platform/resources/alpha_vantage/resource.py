@@ -331,6 +331,7 @@ class AlphaVantageResource(dg.ConfigurableResource):
             resp = _session().get(
                 endpoint, params={**request, "apikey": key}, timeout=self.timeout_seconds
             )
+            body = resp.content  # inside the try: reading the body can fail like the request
         except requests.Timeout:
             failure = f"timed out after {self.timeout_seconds:.0f}s fetching {what}"
         except requests.RequestException as exc:
@@ -339,7 +340,7 @@ class AlphaVantageResource(dg.ConfigurableResource):
             return (
                 resp.status_code,
                 resp.headers.get("Content-Type", ""),
-                resp.content,
+                body,
                 resp.headers.get(SANDBOX_HEADER, "").lower() == "synthetic",
                 None,
             )
