@@ -1,13 +1,15 @@
 """The platform's configuration in one typed place, read from environment variables.
 
-Nothing secret is read here: API keys and webhook URLs reach resources through
-``dg.EnvVar`` so they are resolved at run time and never printed.
+No setting holds a secret: API keys and webhook URLs reach resources through
+``dg.EnvVar`` so they are resolved at run time and never printed. The one reader of
+secret values is ``secret_values``, so that alert text can be scrubbed of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +25,15 @@ class ConfigError(ValueError):
     """A setting has a value the platform cannot work with."""
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
+def _env(name: str, default: str, environ: Mapping[str, str] | None = None) -> str:
+    value = (os.environ if environ is None else environ).get(name, "").strip()
     return value or default
 
 
-def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = _env(name, default).lower()
+def _choice(
+    name: str, default: str, allowed: tuple[str, ...], environ: Mapping[str, str] | None = None
+) -> str:
+    value = _env(name, default, environ).lower()
     if value not in allowed:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}")
     return value
@@ -101,9 +105,9 @@ class Settings:
         return self.env == "local"
 
 
-def get_env() -> str:
-    """``FINANCE_ENV``: ``local`` (default) or ``prod``."""
-    return _choice("FINANCE_ENV", "local", ENVIRONMENTS)
+def get_env(environ: Mapping[str, str] | None = None) -> str:
+    """``FINANCE_ENV``: ``local`` (default) or ``prod``; ``environ`` defaults to the process's."""
+    return _choice("FINANCE_ENV", "local", ENVIRONMENTS, environ)
 
 
 def load_settings() -> Settings:
@@ -128,7 +132,7 @@ def load_settings() -> Settings:
     )
 
 
-# -- Spark engine (issue 4) ---------------------------------------------------
+# -- Spark engine ---------------------------------------------------------------
 GLUE_EXECUTION_CLASSES = ("FLEX", "STANDARD")
 
 
@@ -206,7 +210,7 @@ def load_spark_settings() -> SparkSettings:
     )
 
 
-# -- customer analytics (issue 3) ---------------------------------------------
+# -- customer analytics ---------------------------------------------------------
 def _float(name: str, default: float) -> float:
     raw = _env(name, str(default))
     try:
@@ -270,3 +274,61 @@ def load_customer_settings() -> CustomerSettings:
     if settings.age_min >= settings.age_max:
         raise ConfigError("FINANCE_CUSTOMERS_AGE_MIN must be below FINANCE_CUSTOMERS_AGE_MAX")
     return settings
+
+
+# -- market quotes: Alpha Vantage ---------------------------------------------
+# The name of the secret, not its value.
+DEFAULT_ALPHAVANTAGE_SECRET_ID = "finance-platform/alphavantage-api-key"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class AlphaVantageSettings:
+    """Where market quotes come from and how fast they may be asked for.
+
+    The key's value is never kept here, only whether ``ALPHAVANTAGE_API_KEY`` is set: the
+    resource receives the key itself as ``dg.EnvVar`` (resolved at run time, never printed)
+    or reads it from Secrets Manager (``secret_id``) in production.
+    """
+
+    base_url: str = OFFICIAL_ALPHAVANTAGE_URL
+    plan: str = "auto"
+    secret_id: str = DEFAULT_ALPHAVANTAGE_SECRET_ID
+    key_is_set: bool = False
+    dagster_home: str = ""
+
+    @property
+    def limiter_state_dir(self) -> str | None:
+        """Where runs on this machine share the rate-limit state (``None`` without a home)."""
+        return f"{self.dagster_home}/alpha_vantage_limits" if self.dagster_home else None
+
+
+def load_alpha_vantage_settings(environ: Mapping[str, str] | None = None) -> AlphaVantageSettings:
+    """From ``ALPHAVANTAGE_*`` and ``DAGSTER_HOME`` in ``environ`` (default the process's)."""
+    return AlphaVantageSettings(
+        base_url=_env("ALPHAVANTAGE_BASE_URL", OFFICIAL_ALPHAVANTAGE_URL, environ),
+        plan=_env("ALPHAVANTAGE_PLAN", "auto", environ).lower(),
+        secret_id=_env("ALPHAVANTAGE_SECRET_ID", DEFAULT_ALPHAVANTAGE_SECRET_ID, environ),
+        key_is_set=bool(_env("ALPHAVANTAGE_API_KEY", "", environ)),
+        # Dagster's own variable (the instance folder), read here like the platform's own.
+        dagster_home=_env("DAGSTER_HOME", "", environ),
+    )
+
+
+# -- secrets: what alert text is scrubbed of ----------------------------------
+# Environment variables whose *values* must never appear in an alert.
+SECRET_ENV_VARS = (
+    "ALPHAVANTAGE_API_KEY",
+    "SLACK_WEBHOOK_URL",
+    "SLACK_BOT_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The current values of the secret variables, only to remove them from alert text.
+
+    Read at each call, so a rotated key is scrubbed too; never kept in a setting. Values
+    under 4 characters are skipped: replacing them would garble ordinary words.
+    """
+    return [v for name in SECRET_ENV_VARS if len(v := _env(name, "", environ)) >= 4]

@@ -4,7 +4,14 @@ import datetime as dt
 
 import pytest
 
-from finance_platform.settings import DEFAULT_SYMBOLS, ConfigError, load_settings
+from finance_platform.settings import (
+    DEFAULT_SYMBOLS,
+    OFFICIAL_ALPHAVANTAGE_URL,
+    ConfigError,
+    load_alpha_vantage_settings,
+    load_settings,
+    secret_values,
+)
 
 
 def test_local_defaults(monkeypatch: pytest.MonkeyPatch):
@@ -38,3 +45,31 @@ def test_bad_values_fail_with_the_variable_named(monkeypatch, name, value, messa
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         load_settings()
+
+
+def test_alpha_vantage_defaults_are_the_official_endpoint_and_the_sandbox_plan():
+    s = load_alpha_vantage_settings({})
+    assert s.base_url == OFFICIAL_ALPHAVANTAGE_URL and s.plan == "auto"
+    assert s.secret_id == "finance-platform/alphavantage-api-key"
+    assert not s.key_is_set and s.limiter_state_dir is None
+
+
+def test_alpha_vantage_settings_know_whether_a_key_is_set_never_its_value():
+    s = load_alpha_vantage_settings(
+        {
+            "ALPHAVANTAGE_API_KEY": "CANARY-KEY-51",
+            "ALPHAVANTAGE_PLAN": " Premium ",
+            "ALPHAVANTAGE_BASE_URL": "http://127.0.0.1:8765/query",
+            "ALPHAVANTAGE_SECRET_ID": "bank/av",
+            "DAGSTER_HOME": "/srv/dagster",
+        }
+    )
+    assert s.key_is_set and "CANARY-KEY-51" not in repr(s)
+    assert (s.plan, s.secret_id) == ("premium", "bank/av")
+    assert s.base_url == "http://127.0.0.1:8765/query"
+    assert s.limiter_state_dir == "/srv/dagster/alpha_vantage_limits"
+
+
+def test_secret_values_are_read_for_scrubbing_only_when_long_enough_to_be_secrets():
+    environ = {"SLACK_BOT_TOKEN": " xoxb-123 ", "ALPHAVANTAGE_API_KEY": "abc", "OTHER": "x" * 9}
+    assert secret_values(environ) == ["xoxb-123"]

@@ -18,11 +18,12 @@ remote error message. PySpark and boto3 are imported lazily.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -145,6 +146,32 @@ def glue_start_params(settings: SparkSettings, job: str) -> dict[str, Any]:
 
 
 # -- Pipes clients that never mistake silence or failure for success ---------------
+def _closing_s3_reader_class():
+    from dagster_aws.pipes import PipesS3MessageReader
+
+    class ClosingS3MessageReader(PipesS3MessageReader):
+        """An S3 Pipes reader that can tell afterwards whether the job closed Pipes.
+
+        Public API missing: a client's ``PipesClientCompletedInvocation`` keeps its Pipes
+        session (and so the handler's ``received_closed_message``) private. The handler is
+        handed to the reader through the public ``read_messages``, so the reader keeps it.
+        """
+
+        handler: dg.PipesMessageHandler | None = None
+
+        @contextlib.contextmanager
+        def read_messages(self, handler: dg.PipesMessageHandler) -> Iterator[Any]:
+            self.handler = handler
+            with super().read_messages(handler) as params:
+                yield params
+
+        @property
+        def received_closed_message(self) -> bool:
+            return self.handler is not None and self.handler.received_closed_message
+
+    return ClosingS3MessageReader
+
+
 def _emr_client_class():
     from dagster_aws.pipes import PipesEMRServerlessClient
 
@@ -273,14 +300,14 @@ class SparkJobLauncher(dg.ConfigurableResource):
         return load_spark_settings()
 
     def _pipes_io(self, settings: SparkSettings):
-        from dagster_aws.pipes import PipesS3ContextInjector, PipesS3MessageReader
+        from dagster_aws.pipes import PipesS3ContextInjector
 
         _require(settings, FINANCE_PIPES_BUCKET="pipes_bucket")
         s3 = self._client("s3")
         injector = PipesS3ContextInjector(
             bucket=settings.pipes_bucket, client=s3, key_prefix=settings.pipes_prefix
         )
-        reader = PipesS3MessageReader(
+        reader = _closing_s3_reader_class()(
             bucket=settings.pipes_bucket, client=s3, interval=min(10.0, settings.poll_seconds)
         )
         return injector, reader
@@ -361,35 +388,33 @@ class SparkJobLauncher(dg.ConfigurableResource):
             context.run_id,
             client_token=f"{context.run_id}-{spec.name}"[:64],
         )
-        injector, reader = self._pipes_io(settings)
-        client = _emr_client_class()(
-            client=self._client("emr-serverless"),
-            context_injector=injector,
-            message_reader=reader,
-            poll_interval=settings.poll_seconds,
-            timeout_seconds=settings.timeout_minutes * 60,
+        where = f"EMR Serverless job {spec.name}"
+        client_class = _emr_client_class()
+        return self._run_remote(
+            context, client_class, "emr-serverless", params, extras, settings, keys, where
         )
-        invocation = client.run(context=context, start_job_run_params=params, extras=extras)
-        return self._checked(invocation, keys, f"EMR Serverless job {spec.name}")
 
     def _run_glue(self, context, spec, extras, settings, keys):
         params = glue_start_params(settings, spec.name)
+        where = f"Glue job {spec.name}"
+        client_class = _glue_client_class()
+        return self._run_remote(
+            context, client_class, "glue", params, extras, settings, keys, where
+        )
+
+    def _run_remote(self, context, client_class, service, params, extras, settings, keys, where):
+        """Start the job through the Pipes client; its tables must be reported back."""
         injector, reader = self._pipes_io(settings)
-        client = _glue_client_class()(
-            client=self._client("glue"),
+        client = client_class(
+            client=self._client(service),
             context_injector=injector,
             message_reader=reader,
             poll_interval=settings.poll_seconds,
             timeout_seconds=settings.timeout_minutes * 60,
         )
         invocation = client.run(context=context, start_job_run_params=params, extras=extras)
-        return self._checked(invocation, keys, f"Glue job {spec.name}")
-
-    @staticmethod
-    def _checked(invocation, keys, where: str) -> list[dg.MaterializeResult]:
-        session = invocation._session  # noqa: SLF001 - the closed flag lives only here
         results = list(invocation.get_results(implicit_materializations=False))
-        require_reported(results, keys, session.message_handler.received_closed_message, where)
+        require_reported(results, keys, reader.received_closed_message, where)
         return results
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import sys
+import warnings
 
 import dagster as dg
 import pytest
 
 from finance_platform.defs.alerts.checks import (
+    FRESHNESS_RULES,
     FreshnessRule,
     asset_keys_of,
+    describe_rule,
+    first_run_after,
     freshness_checks,
 )
 from finance_platform.defs.alerts.sensors import slack_on_asset_check_failure
@@ -40,6 +46,90 @@ def test_freshness_checks_are_warnings_with_deadlines():
     (spec,) = [s for c in checks for s in c.check_specs]
     assert spec.asset_key == dg.AssetKey("marketing_targets")
     assert "freshness" in spec.name
+
+
+def _schedule(cron: str, timezone: str = "UTC") -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="s", cron_schedule=cron, job_name="j", execution_timezone=timezone
+    )
+
+
+DAILY_06_UTC = _schedule("0 6 * * *")
+
+
+@pytest.mark.parametrize(
+    ("load", "timezone", "deadline"),
+    [
+        ("30 17 * * 1-5", "America/New_York", "0 6 * * 2-6"),  # after the US close
+        ("0 1 * * *", "UTC", "0 6 * * *"),
+        ("0 4 * * 1", "UTC", "0 6 * * 1"),
+        ("0 7 * * 5", "UTC", "0 6 * * 6"),  # loaded after 06:00: checked the next day
+        ("0 7 * * 0,6", "UTC", "0 6 * * 0-1"),  # Saturday's load is checked on Sunday
+    ],
+)
+def test_deadline_is_the_first_check_after_each_load(load, timezone, deadline):
+    assert first_run_after(_schedule(load, timezone), DAILY_06_UTC) == deadline
+
+
+@pytest.mark.parametrize(
+    ("load", "check"),
+    [
+        (_schedule("*/15 * * * *"), DAILY_06_UTC),  # not once a day
+        (_schedule("0 1 * * *"), _schedule("0 6 * * 1")),  # a weekly check misses loads
+    ],
+)
+def test_schedules_a_deadline_cannot_follow_are_refused(load, check):
+    with pytest.raises(ValueError, match="schedule 's'"):
+        first_run_after(load, check)
+
+
+def test_code_location_deadlines_come_from_the_schedules():
+    """Quotes by 06:00 UTC Tue-Sat, cleaning daily, segments and targets on Monday."""
+    deadlines = {name: rule.deadline_cron for rule in FRESHNESS_RULES for name in rule.names}
+    assert deadlines == {
+        "curated_quotes": "0 6 * * 2-6",
+        "warehouse_daily_quotes": "0 6 * * 2-6",
+        "cleaned_customer_base": "0 6 * * *",
+        "customer_segments": "0 6 * * 1",
+        "marketing_targets": "0 6 * * 1",
+    }
+
+
+def test_checks_keep_all_dagster_built_but_the_description():
+    rule = FRESHNESS_RULES[0]
+    keys = [dg.AssetKey("curated_quotes")]
+    (ours,) = freshness_checks(keys, rules=[rule])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        (dagsters,) = dg.build_last_update_freshness_checks(
+            assets=keys,
+            lower_bound_delta=rule.within,
+            deadline_cron=rule.deadline_cron,
+            severity=dg.AssetCheckSeverity.WARN,
+        )
+    (spec,), (built,) = ours.check_specs, dagsters.check_specs
+    assert spec.description == describe_rule(rule)
+    assert "24 h" in spec.description and "`0 6 * * 2-6`, UTC" in spec.description
+    # The spec is rebuilt attribute by attribute: one Dagster adds fails here, not silently.
+    for name in dg.AssetCheckSpec.__annotations__:
+        if name != "description":
+            assert getattr(spec, name) == getattr(built, name), name
+
+
+def test_a_broken_domain_module_fails_the_alerts_instead_of_dropping_their_checks(monkeypatch):
+    import finance_platform.defs as domains
+    import finance_platform.defs.alerts as alerts
+
+    # As if the customers package failed to import (a syntax error, a missing dependency).
+    monkeypatch.delattr(domains, "customers")
+    monkeypatch.setitem(sys.modules, "finance_platform.defs.customers", None)
+    try:
+        with pytest.raises(ImportError):
+            importlib.reload(alerts)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(alerts)
+    assert alerts.FRESHNESS_CHECKS
 
 
 def test_asset_keys_are_read_without_resolving_definitions():

@@ -1,18 +1,21 @@
 """The ECS task definitions give the code every variable it reads in production.
 
 The names are taken from the code and from deploy/dagster.yaml, so a new setting in
-resources/warehouse.py, resources/alpha_vantage.py or the instance file that the stack
-does not provide fails here rather than in the first production run.
+resources/warehouse.py, the resources/alpha_vantage package (and the settings loader it
+is built from) or the instance file that the stack does not provide fails here rather than
+in the first production run.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from finance_platform.settings import load_alpha_vantage_settings
 from finance_platform_tests.deploy.cfn import DAGSTER_ECS, DEPLOY, REPO, container_env, load
 
 ECS = load(DAGSTER_ECS)
@@ -51,12 +54,18 @@ def _image_env_vars() -> set[str]:
 
 
 def _prod_code_env_vars() -> set[str]:
-    """Variables the production resources read (dg.EnvVar and os.environ look-ups)."""
+    """Variables the production resources read (dg.EnvVar, os.environ and settings look-ups)."""
+    resources = REPO / "finance_platform" / "resources"
+    sources = [
+        (resources / "warehouse.py").read_text(),
+        *(p.read_text() for p in sorted((resources / "alpha_vantage").glob("*.py"))),
+        inspect.getsource(load_alpha_vantage_settings),
+    ]
     names: set[str] = set()
-    for rel in ("resources/warehouse.py", "resources/alpha_vantage.py"):
-        source = (REPO / "finance_platform" / rel).read_text()
+    for source in sources:
         names |= set(re.findall(r'EnvVar\(\s*"([A-Z0-9_]+)"', source))
         names |= set(re.findall(r'environ\.get\(\s*"([A-Z0-9_]+)"', source))
+        names |= set(re.findall(r'_env\(\s*"([A-Z0-9_]+)"', source))
     # Local-only: the key comes from Secrets Manager in prod; the base URL is for the sandbox.
     return names - {"ALPHAVANTAGE_API_KEY", "ALPHAVANTAGE_BASE_URL"}
 

@@ -1,8 +1,10 @@
 """Freshness checks: the latest quotes partition and the customer tables must be recent.
 
 A stale table fails a WARN check, which ``slack_on_asset_check_failure`` reports like any
-other failed check. The checks are built only for assets that exist in the domains'
-definitions, so this module never breaks loading while those domains change.
+other failed check. Each deadline is the first run of the quality monitoring schedule
+after the schedule that loads the table, both read from where the schedules are defined,
+so moving a schedule moves its deadline. The checks are built only for assets that exist
+in the domains' definitions.
 """
 
 from __future__ import annotations
@@ -11,8 +13,16 @@ import datetime as dt
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import dagster as dg
+
+from finance_platform.defs.customers.schedules import SCHEDULES as CUSTOMER_SCHEDULES
+from finance_platform.defs.market.schedules import market_quotes_after_close
+
+EVERY_DAY = frozenset(range(7))  # cron weekdays, 0 = Sunday
+# A Monday in winter and one in summer time: a deadline must not depend on the season.
+_REFERENCE_MONDAYS = (dt.date(2025, 1, 6), dt.date(2025, 7, 7))
 
 
 @dataclass(frozen=True)
@@ -23,30 +33,137 @@ class FreshnessRule:
     within: dt.timedelta
     deadline_cron: str
     why: str
+    timezone: str = "UTC"
+
+    @classmethod
+    def checked_after(
+        cls,
+        load: dg.ScheduleDefinition,
+        checked_by: dg.ScheduleDefinition,
+        *,
+        names: tuple[str, ...],
+        within: dt.timedelta,
+        why: str,
+    ) -> FreshnessRule:
+        """The rule whose deadline is ``checked_by``'s first run after each run of ``load``."""
+        return cls(
+            names=names,
+            within=within,
+            deadline_cron=first_run_after(load, checked_by),
+            why=why,
+            timezone=checked_by.execution_timezone or "UTC",
+        )
 
 
-FRESHNESS_RULES: tuple[FreshnessRule, ...] = (
-    FreshnessRule(
-        names=("curated_quotes", "warehouse_daily_quotes"),
-        within=dt.timedelta(hours=24),
-        # By 06:00 UTC Tuesday-Saturday the previous trading day's quotes must be in.
-        # Last-update freshness looks at the newest materialization of any partition,
-        # i.e. the latest date|symbol partition loaded.
-        deadline_cron="0 6 * * 2-6",
-        why="daily quotes load after each trading day",
-    ),
-    FreshnessRule(
-        names=("cleaned_customer_base",),
-        within=dt.timedelta(hours=24),
-        deadline_cron="0 6 * * *",  # cleaning runs early morning, before 06:00 quality checks
-        why="daily cleaning of the customer files",
-    ),
-    FreshnessRule(
-        names=("customer_segments", "marketing_targets"),
-        within=dt.timedelta(days=7),
-        deadline_cron="0 6 * * 1",  # segments Monday 04:00, targets 05:00
-        why="weekly segmentation and marketing targets",
-    ),
+def _time_and_weekdays(schedule: dg.ScheduleDefinition) -> tuple[int, int, frozenset[int]]:
+    """(minute, hour, cron weekdays) of a schedule that runs once on each of some weekdays."""
+    cron = schedule.cron_schedule
+    fields = cron.split() if isinstance(cron, str) else []
+    if (
+        len(fields) != 5
+        or not (fields[0].isdigit() and fields[1].isdigit())
+        or fields[2:4] != ["*", "*"]
+    ):
+        raise ValueError(
+            f"schedule {schedule.name!r} runs on {cron!r}; a freshness deadline can only be "
+            "derived from a cron of the form 'M H * * <weekdays>'"
+        )
+    days: set[int] = set()
+    for part in fields[4].split(","):
+        first, _, last = ("0-6" if part == "*" else part).partition("-")
+        days.update(d % 7 for d in range(int(first), int(last or first) + 1))
+    return int(fields[0]), int(fields[1]), frozenset(days)
+
+
+def _weekday_field(days: frozenset[int]) -> str:
+    """Cron weekdays as a cron field: ``*``, ``1`` or ranges like ``2-6``."""
+    if days == EVERY_DAY:
+        return "*"
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def first_run_after(load: dg.ScheduleDefinition, check: dg.ScheduleDefinition) -> str:
+    """A cron (in ``check``'s timezone) for ``check``'s first run after each run of ``load``.
+
+    ``check`` must run daily, so that first run is at most a day after the load. E.g. a
+    load Mon-Fri 17:30 New York checked daily at 06:00 UTC gives ``0 6 * * 2-6``.
+    """
+    check_minute, check_hour, check_days = _time_and_weekdays(check)
+    if check_days != EVERY_DAY:
+        raise ValueError(f"schedule {check.name!r} must run daily to set freshness deadlines")
+    load_minute, load_hour, load_days = _time_and_weekdays(load)
+    load_tz = ZoneInfo(load.execution_timezone or "UTC")
+    check_tz = ZoneInfo(check.execution_timezone or "UTC")
+    per_season = set()
+    for monday in _REFERENCE_MONDAYS:
+        deadline_days = set()
+        for day in (monday + dt.timedelta(days=n) for n in range(7)):
+            if day.isoweekday() % 7 not in load_days:
+                continue
+            loaded = dt.datetime.combine(day, dt.time(load_hour, load_minute), load_tz)
+            loaded = loaded.astimezone(check_tz)
+            checked = loaded.replace(hour=check_hour, minute=check_minute)
+            if checked < loaded:
+                checked += dt.timedelta(days=1)
+            deadline_days.add(checked.isoweekday() % 7)
+        per_season.add(frozenset(deadline_days))
+    if len(per_season) != 1:
+        raise ValueError(
+            f"{check.name!r} runs on different weekdays after {load.name!r} in summer and "
+            "winter time; give that freshness rule an explicit deadline"
+        )
+    return f"{check_minute} {check_hour} * * {_weekday_field(per_season.pop())}"
+
+
+def _customer_schedule(name: str) -> dg.ScheduleDefinition:
+    by_name = {s.name: s for s in CUSTOMER_SCHEDULES}
+    if name not in by_name:
+        raise KeyError(
+            f"freshness rules need the customer schedule {name!r}; have {sorted(by_name)}"
+        )
+    return by_name[name]
+
+
+# Freshness is part of the daily quality monitoring, so it is judged when that runs.
+QUALITY_MONITORING = _customer_schedule("customers_quality_daily")
+_DAY, _WEEK = dt.timedelta(hours=24), dt.timedelta(days=7)
+
+# (schedule that loads the tables, tables, how recent, why). Last-update freshness looks at
+# the newest materialization of any partition: for quotes, the latest date|symbol loaded.
+FRESHNESS_RULES: tuple[FreshnessRule, ...] = tuple(
+    FreshnessRule.checked_after(load, QUALITY_MONITORING, names=names, within=within, why=why)
+    for load, names, within, why in (
+        (
+            market_quotes_after_close,
+            ("curated_quotes", "warehouse_daily_quotes"),
+            _DAY,
+            "daily quotes load after each trading day",
+        ),
+        (
+            _customer_schedule("customers_cleaning_daily"),
+            ("cleaned_customer_base",),
+            _DAY,
+            "daily cleaning of the customer files",
+        ),
+        (
+            _customer_schedule("customers_segmentation_weekly"),
+            ("customer_segments",),
+            _WEEK,
+            "weekly segmentation",
+        ),
+        (
+            _customer_schedule("customers_marketing_weekly"),
+            ("marketing_targets",),
+            _WEEK,
+            "weekly marketing targets",
+        ),
+    )
 )
 
 
@@ -87,10 +204,10 @@ def freshness_checks(
                 assets=keys,
                 lower_bound_delta=rule.within,
                 deadline_cron=rule.deadline_cron,
-                timezone="UTC",
+                timezone=rule.timezone,
                 severity=dg.AssetCheckSeverity.WARN,
             )
-        checks.extend(_described(check_def, rule) for check_def in built)
+        checks.extend(_with_description(check_def, describe_rule(rule)) for check_def in built)
     return checks
 
 
@@ -103,23 +220,36 @@ def describe_rule(rule: FreshnessRule) -> str:
     """What the check measures and its threshold, for the check dashboards and alerts."""
     return (
         f"Freshness ({rule.why}): WARN when the asset's newest materialization is older than "
-        f"{_threshold_text(rule.within)} at the deadline (cron `{rule.deadline_cron}`, UTC)."
+        f"{_threshold_text(rule.within)} at the deadline (cron `{rule.deadline_cron}`, "
+        f"{rule.timezone})."
     )
 
 
-def _described(
-    check_def: dg.AssetChecksDefinition, rule: FreshnessRule
+def _with_description(
+    check_def: dg.AssetChecksDefinition, description: str
 ) -> dg.AssetChecksDefinition:
-    """The factory's checks carry a generic description; give each one its rule and threshold."""
-    from dagster._core.definitions.asset_checks.asset_checks_definition import (
-        AssetChecksDefinition,
-    )
+    """The factory's checks, each saying what it measures instead of a generic sentence.
 
+    Public API missing: Dagster's freshness factories take no description, and nothing
+    public maps over a built definition's check specs (``Definitions.map_asset_specs``
+    covers assets only). So the definition is rebuilt with ``AssetChecksDefinition.create``,
+    the constructor the class's docstring names, from the built one's properties; each spec
+    is rebuilt from its public attributes (a test fails if Dagster adds one).
+    """
     specs = {
-        output: spec._replace(description=describe_rule(rule))
+        output: dg.AssetCheckSpec(
+            spec.name,
+            asset=spec.asset_key,
+            description=description,
+            additional_deps=spec.additional_deps,
+            blocking=spec.blocking,
+            metadata=spec.metadata,
+            automation_condition=spec.automation_condition,
+            partitions_def=spec.partitions_def,
+        )
         for output, spec in check_def.check_specs_by_output_name.items()
     }
-    return AssetChecksDefinition.create(
+    return dg.AssetChecksDefinition.create(
         keys_by_input_name=check_def.keys_by_input_name,
         node_def=check_def.node_def,
         check_specs_by_output_name=specs,

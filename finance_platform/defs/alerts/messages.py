@@ -7,19 +7,12 @@ tokens, webhook URLs or customer names (Chinese personal names in the bank's fil
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-# Environment variables whose *values* must never appear in an alert.
-SECRET_ENV_VARS = (
-    "ALPHAVANTAGE_API_KEY",
-    "SLACK_WEBHOOK_URL",
-    "SLACK_BOT_TOKEN",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-)
+from finance_platform.settings import secret_values
+
 MAX_SUMMARY_CHARS = 240
 REDACTED = "[redacted]"
 
@@ -45,12 +38,6 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6d
 # data values -- a name typed in Latin letters, an address -- so they are withheld too.
 _QUOTED = re.compile(r"(['\"])([^'\"\n]{1,200})\1")
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_./:|-]+$")
-
-
-def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """The current values of the secret environment variables (read at alert time)."""
-    env = os.environ if env is None else env
-    return [v for name in SECRET_ENV_VARS if len(v := env.get(name, "").strip()) >= 4]
 
 
 def scrub(text: str, secrets: Iterable[str] | None = None) -> str:

@@ -14,20 +14,26 @@ Check evaluations are read per finished run (``get_records_for_run``) rather tha
 cross-run query on ASSET_CHECK_EVALUATION: SQLite storage keeps those events only in
 per-run shards, and reading them when the run has finished is what makes "one message
 per run" hold. Undelivered Slack alerts stay in the cursor (an outbox) and are retried on
-the next tick; the sensor itself never fails because Slack did.
+the next tick; the sensor itself never fails because Slack did. The three Slack sensors are
+built by one factory (``slack_alert_sensor``): they differ only in which runs they watch and
+what they say about each.
+
+Public API missing: open-source Dagster documents no way to read one run's events, so
+the instance's ``get_records_for_run``/``get_run_step_stats`` and the events'
+``step_failure_data``/``job_failure_data`` are used (not underscored; what Dagster's own UI
+reads). The tests run these sensors on a real instance: an upgrade that changes them fails
+there.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
-from dagster._core.event_api import EventLogRecord, RunStatusChangeRecordsFilter
-from dagster._core.events import DagsterEventType
 
 from finance_platform.defs.alerts import messages
 from finance_platform.resources.metrics import (
@@ -51,8 +57,8 @@ RUNS_PER_TICK = 50
 OUTBOX_LIMIT = 100  # undelivered alerts kept for retry; beyond this the oldest are dropped
 MESSAGES_PER_TICK = 10  # beyond this, one digest message lists the remaining runs
 
-FINISHED = (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE)
-FINISHED_OR_CANCELED = (*FINISHED, DagsterEventType.RUN_CANCELED)
+FINISHED = (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE)
+FINISHED_OR_CANCELED = (*FINISHED, dg.DagsterEventType.RUN_CANCELED)
 
 
 # -- cursor: position in the event log, undelivered alerts, checks known to be failing ------
@@ -88,26 +94,34 @@ class AlertCursor:
 @dataclass(frozen=True)
 class FinishedRun:
     storage_id: int
-    status: DagsterEventType
+    status: dg.DagsterEventType
     run_id: str
     timestamp: float
 
 
-def _high_water_mark(instance: dg.DagsterInstance) -> int:
-    return instance.event_log_storage.get_maximum_record_id() or 0
+def _high_water_mark(
+    instance: dg.DagsterInstance, event_types: Iterable[dg.DagsterEventType]
+) -> int:
+    """Storage id of the newest run-status event of ``event_types`` so far (0 if none)."""
+    newest = [
+        records[0].storage_id
+        for event_type in event_types
+        if (records := instance.fetch_run_status_changes(event_type, limit=1).records)
+    ]
+    return max(newest, default=0)
 
 
 def finished_runs(
     instance: dg.DagsterInstance,
     after: int,
-    event_types: Iterable[DagsterEventType] = FINISHED,
+    event_types: Iterable[dg.DagsterEventType] = FINISHED,
     limit: int = RUNS_PER_TICK,
 ) -> list[FinishedRun]:
     """Runs that reached one of ``event_types`` after storage id ``after``, oldest first."""
-    found: list[EventLogRecord] = []
+    found: list[dg.EventLogRecord] = []
     for event_type in event_types:
         result = instance.fetch_run_status_changes(
-            RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after),
+            dg.RunStatusChangeRecordsFilter(event_type=event_type, after_storage_id=after),
             limit=limit,
             ascending=True,
         )
@@ -128,11 +142,13 @@ def finished_runs(
     return out
 
 
-def _start_cursor(context: dg.SensorEvaluationContext) -> AlertCursor:
+def _start_cursor(
+    context: dg.SensorEvaluationContext, event_types: Iterable[dg.DagsterEventType]
+) -> AlertCursor:
     cursor = AlertCursor.load(context.cursor)
     if cursor.after is None:
         # A newly started sensor alerts on what happens from now on, not on history.
-        cursor.after = _high_water_mark(context.instance)
+        cursor.after = _high_water_mark(context.instance, event_types)
         context.log.info(f"First tick: watching runs after event {cursor.after}")
     return cursor
 
@@ -184,6 +200,48 @@ def _result(
     return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor.dump())
 
 
+# What one finished run has to say: (sensor context, the run, the cursor, UI base URL) ->
+# alert texts. It may update ``cursor.failing``.
+RunAlerts = Callable[[dg.SensorEvaluationContext, FinishedRun, AlertCursor, str], list[str]]
+
+
+def slack_alert_sensor(
+    *,
+    name: str,
+    description: str,
+    watches: Sequence[dg.DagsterEventType],
+    alerts_for_run: RunAlerts,
+    what: str,
+    digest_what: str,
+) -> dg.SensorDefinition:
+    """A sensor that reads each run reaching a ``watches`` status once and sends its alerts.
+
+    Flow per tick: cursor -> new finished runs -> ``alerts_for_run`` each -> at most
+    MESSAGES_PER_TICK messages (the rest as one digest of ``digest_what``) -> Slack, with
+    what Slack did not take kept in the cursor for the next tick.
+    """
+
+    @dg.sensor(
+        name=name,
+        description=description,
+        minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, slack: SlackAlertsResource) -> dg.SensorResult:
+        cursor = _start_cursor(context, watches)
+        ui = load_settings().dagster_ui_url
+        found: list[tuple[str, str]] = []
+        for run in finished_runs(context.instance, cursor.after or 0, watches):
+            found += [(run.run_id, text) for text in alerts_for_run(context, run, cursor, ui)]
+            cursor.after = run.storage_id
+        alerts = cap_alerts(found, digest_what, ui)
+        sent, pending = deliver(slack, cursor, alerts, context.log)
+        first = alerts[0] if alerts else ""
+        return _result(cursor, what, len(found), sent, pending, slack.destination, first)
+
+    return _sensor
+
+
 # -- run failures ---------------------------------------------------------------------------
 
 
@@ -209,7 +267,7 @@ def run_failure_alert(instance: dg.DagsterInstance, run_id: str, ui_base_url: st
     steps: list[str] = []
     error = None
     for record in instance.get_records_for_run(
-        run_id, of_type=DagsterEventType.STEP_FAILURE
+        run_id, of_type=dg.DagsterEventType.STEP_FAILURE
     ).records:
         event = record.event_log_entry.dagster_event
         if event is None:
@@ -222,7 +280,9 @@ def run_failure_alert(instance: dg.DagsterInstance, run_id: str, ui_base_url: st
         summary = messages.error_summary(error.cls_name, error.message)
     else:
         # No step failed: the run itself did (resources, run worker, cancelled upstream).
-        failure = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
+        failure = instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+        ).records
         text = ""
         if failure:
             entry = failure[-1].event_log_entry
@@ -245,38 +305,33 @@ def run_failure_alert(instance: dg.DagsterInstance, run_id: str, ui_base_url: st
     )
 
 
-@dg.sensor(
-    name="slack_on_run_failure",
-    description="Slack alert for every failed run of any job: job, run, failed steps, "
-    "one-line error (secrets and customer data removed), link to the run.",
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def slack_on_run_failure(
-    context: dg.SensorEvaluationContext, slack: SlackAlertsResource
-) -> dg.SensorResult:
-    cursor = _start_cursor(context)
-    ui = load_settings().dagster_ui_url
-    found: list[tuple[str, str]] = []
-    runs = finished_runs(context.instance, cursor.after or 0, [DagsterEventType.RUN_FAILURE])
-    for run in runs:
-        try:
-            found.append((run.run_id, run_failure_alert(context.instance, run.run_id, ui)))
-        except Exception as exc:  # a malformed run must not block alerts for the next ones
-            context.log.warning(f"Could not describe run {run.run_id}: {type(exc).__name__}")
-            text = messages.run_failure_message(
+def _run_failure_alerts(
+    context: dg.SensorEvaluationContext, run: FinishedRun, cursor: AlertCursor, ui: str
+) -> list[str]:
+    try:
+        return [run_failure_alert(context.instance, run.run_id, ui)]
+    except Exception as exc:  # a malformed run must not block alerts for the next ones
+        context.log.warning(f"Could not describe run {run.run_id}: {type(exc).__name__}")
+        return [
+            messages.run_failure_message(
                 job_name="(unknown job)",
                 run_id=run.run_id,
                 failed_steps=[],
                 error="details unavailable, see the run",
                 ui_base_url=ui,
             )
-            found.append((run.run_id, text))
-        cursor.after = run.storage_id
-    alerts = cap_alerts(found, "failed runs", ui)
-    sent, pending = deliver(slack, cursor, alerts, context.log)
-    first = alerts[0] if alerts else ""
-    return _result(cursor, "failed run(s)", len(runs), sent, pending, slack.destination, first)
+        ]
+
+
+slack_on_run_failure = slack_alert_sensor(
+    name="slack_on_run_failure",
+    description="Slack alert for every failed run of any job: job, run, failed steps, "
+    "one-line error (secrets and customer data removed), link to the run.",
+    watches=[dg.DagsterEventType.RUN_FAILURE],
+    alerts_for_run=_run_failure_alerts,
+    what="failed run(s)",
+    digest_what="failed runs",
+)
 
 
 # -- asset checks ---------------------------------------------------------------------------
@@ -288,12 +343,11 @@ def check_outcomes_for_run(
     """The run's check evaluations (last one per check and partition), in order."""
     latest: dict[tuple[str, str | None], messages.CheckOutcome] = {}
     for record in instance.get_records_for_run(
-        run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records:
-        event = record.event_log_entry.dagster_event
-        if event is None:
+        evaluation = record.event_log_entry.asset_check_evaluation
+        if evaluation is None:
             continue
-        evaluation = event.asset_check_evaluation_data
         outcome = messages.CheckOutcome(
             asset=evaluation.asset_key.to_user_string(),
             check_name=evaluation.check_name,
@@ -307,61 +361,52 @@ def check_outcomes_for_run(
     return list(latest.values())
 
 
-@dg.sensor(
+def _check_alerts(
+    context: dg.SensorEvaluationContext, run: FinishedRun, cursor: AlertCursor, ui: str
+) -> list[str]:
+    """A failure message for the run's failed checks, a note for checks that recovered."""
+    outcomes = check_outcomes_for_run(context.instance, run.run_id)
+    dagster_run = context.instance.get_run_by_id(run.run_id)
+    job_name = messages.job_label(dagster_run.job_name) if dagster_run else None
+    failures = [o for o in outcomes if not o.passed]
+    failed_keys = {o.key for o in failures}
+    recovered = [o for o in outcomes if o.passed and o.key in cursor.failing]
+    # A check evaluated for several partitions only recovers if none failed in this run.
+    recovered = [o for o in recovered if o.key not in failed_keys]
+    recovered = list({o.key: o for o in recovered}.values())
+    texts = []
+    if failures:
+        texts.append(
+            messages.check_failure_message(
+                failures=failures,
+                run_id=run.run_id,
+                job_name=job_name,
+                ui_base_url=ui,
+                already_failing=set(cursor.failing),
+            )
+        )
+        for o in failures:
+            cursor.failing.setdefault(o.key, run.run_id)
+    if recovered:
+        texts.append(
+            messages.check_recovered_message(
+                recovered=recovered, run_id=run.run_id, job_name=job_name, ui_base_url=ui
+            )
+        )
+        for o in recovered:
+            cursor.failing.pop(o.key, None)
+    return texts
+
+
+slack_on_asset_check_failure = slack_alert_sensor(
     name="slack_on_asset_check_failure",
     description="Slack alert per run summarising its failed asset checks (ERROR/WARN, observed "
     "value, threshold), freshness included; each failure once; a note when a check recovers.",
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    watches=FINISHED_OR_CANCELED,
+    alerts_for_run=_check_alerts,
+    what="check alert(s)",
+    digest_what="runs with check alerts",
 )
-def slack_on_asset_check_failure(
-    context: dg.SensorEvaluationContext, slack: SlackAlertsResource
-) -> dg.SensorResult:
-    cursor = _start_cursor(context)
-    ui = load_settings().dagster_ui_url
-    found: list[tuple[str, str]] = []
-    runs = finished_runs(context.instance, cursor.after or 0, FINISHED_OR_CANCELED)
-    for run in runs:
-        outcomes = check_outcomes_for_run(context.instance, run.run_id)
-        dagster_run = context.instance.get_run_by_id(run.run_id)
-        job_name = messages.job_label(dagster_run.job_name) if dagster_run else None
-        failures = [o for o in outcomes if not o.passed]
-        failed_keys = {o.key for o in failures}
-        recovered = [o for o in outcomes if o.passed and o.key in cursor.failing]
-        # A check evaluated for several partitions only recovers if none failed in this run.
-        recovered = [o for o in recovered if o.key not in failed_keys]
-        recovered = list({o.key: o for o in recovered}.values())
-        if failures:
-            found.append(
-                (
-                    run.run_id,
-                    messages.check_failure_message(
-                        failures=failures,
-                        run_id=run.run_id,
-                        job_name=job_name,
-                        ui_base_url=ui,
-                        already_failing=set(cursor.failing),
-                    ),
-                )
-            )
-            for o in failures:
-                cursor.failing.setdefault(o.key, run.run_id)
-        if recovered:
-            found.append(
-                (
-                    run.run_id,
-                    messages.check_recovered_message(
-                        recovered=recovered, run_id=run.run_id, job_name=job_name, ui_base_url=ui
-                    ),
-                )
-            )
-            for o in recovered:
-                cursor.failing.pop(o.key, None)
-        cursor.after = run.storage_id
-    alerts = cap_alerts(found, "runs with check alerts", ui)
-    sent, pending = deliver(slack, cursor, alerts, context.log)
-    first = alerts[0] if alerts else ""
-    return _result(cursor, "check alert(s)", len(alerts), sent, pending, slack.destination, first)
 
 
 # -- slow runs ------------------------------------------------------------------------------
@@ -410,30 +455,22 @@ def slow_run_alert(instance: dg.DagsterInstance, run_id: str, ui_base_url: str) 
     )
 
 
-@dg.sensor(
+def _slow_run_alerts(
+    context: dg.SensorEvaluationContext, run: FinishedRun, cursor: AlertCursor, ui: str
+) -> list[str]:
+    notice = slow_run_alert(context.instance, run.run_id, ui)
+    return [notice] if notice else []
+
+
+slack_on_slow_run = slack_alert_sensor(
     name="slack_on_slow_run",
     description="Slack notice when a successful run takes more than 150% of the median "
     "duration of its job's last 10 successful runs (needs 3 to compare).",
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    watches=[dg.DagsterEventType.RUN_SUCCESS],
+    alerts_for_run=_slow_run_alerts,
+    what="slow-run notice(s)",
+    digest_what="slow runs",
 )
-def slack_on_slow_run(
-    context: dg.SensorEvaluationContext, slack: SlackAlertsResource
-) -> dg.SensorResult:
-    cursor = _start_cursor(context)
-    ui = load_settings().dagster_ui_url
-    alerts = []
-    runs = finished_runs(context.instance, cursor.after or 0, [DagsterEventType.RUN_SUCCESS])
-    for run in runs:
-        notice = slow_run_alert(context.instance, run.run_id, ui)
-        if notice:
-            alerts.append(notice)
-        cursor.after = run.storage_id
-    sent, pending = deliver(slack, cursor, alerts, context.log)
-    first = alerts[0] if alerts else ""
-    return _result(
-        cursor, "slow-run notice(s)", len(alerts), sent, pending, slack.destination, first
-    )
 
 
 # -- CloudWatch metrics ---------------------------------------------------------------------
@@ -447,29 +484,27 @@ def run_metrics(instance: dg.DagsterInstance, run: FinishedRun) -> list[Metric]:
         metrics += run_duration(
             record.dagster_run.job_name,
             seconds,
-            run.status == DagsterEventType.RUN_SUCCESS,
+            run.status == dg.DagsterEventType.RUN_SUCCESS,
             run.timestamp,
         )
     step_seconds = {
         s.step_key: s.end_time - s.start_time
-        for s in instance.event_log_storage.get_step_stats_for_run(run.run_id)
+        for s in instance.get_run_step_stats(run.run_id)
         if s.start_time is not None and s.end_time is not None
     }
     for rec in instance.get_records_for_run(
-        run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     ).records:
-        event = rec.event_log_entry.dagster_event
-        if event is None:
+        entry = rec.event_log_entry
+        materialization = entry.asset_materialization
+        if materialization is None:
             continue
-        materialization = event.step_materialization_data.materialization
         asset = materialization.asset_key.to_user_string()
         rows = materialization.metadata.get("dagster/row_count")
         if rows is not None:
-            metrics.append(row_count(asset, int(rows.value), rec.event_log_entry.timestamp))
-        if event.step_key in step_seconds:
-            metrics.append(
-                asset_duration(asset, step_seconds[event.step_key], rec.event_log_entry.timestamp)
-            )
+            metrics.append(row_count(asset, int(rows.value), entry.timestamp))
+        if entry.step_key in step_seconds:
+            metrics.append(asset_duration(asset, step_seconds[entry.step_key], entry.timestamp))
     for outcome in check_outcomes_for_run(instance, run.run_id):
         metrics += check_outcome(
             outcome.asset, outcome.check_name, outcome.passed, outcome.severity, run.timestamp
@@ -487,7 +522,7 @@ def run_metrics(instance: dg.DagsterInstance, run: FinishedRun) -> list[Metric]:
 def cloudwatch_run_metrics(
     context: dg.SensorEvaluationContext, metrics: CloudWatchMetricsResource
 ) -> dg.SensorResult:
-    cursor = _start_cursor(context)
+    cursor = _start_cursor(context, FINISHED)
     runs = finished_runs(context.instance, cursor.after or 0, FINISHED)
     published = collected = 0
     for run in runs:
