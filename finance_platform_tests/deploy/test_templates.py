@@ -688,6 +688,7 @@ def test_dagster_runs_on_fargate_with_no_public_ip():
     services = resources(ECS, "AWS::ECS::Service")
     assert {s["Properties"]["ServiceName"] for s in services.values()} == {
         "webserver",
+        "webserver-read-only",
         "daemon",
         "code-location",
     }
@@ -794,3 +795,131 @@ def test_nothing_is_reachable_from_the_internet():
                 assert render(rule.get("CidrIp")) != "0.0.0.0/0", name
         for name, rule in resources(template, "AWS::EC2::SecurityGroupIngress").items():
             assert "CidrIp" not in rule["Properties"], name
+
+
+# ---------------------------------------------------------------- the door
+
+
+def _forwards_without_authentication(actions: list[dict]) -> list[str]:
+    """The forwarding actions of a listener or rule that no OIDC sign-in precedes."""
+    ordered = sorted(actions, key=lambda a: a.get("Order", 0))
+    signed_in = False
+    unguarded = []
+    for action in ordered:
+        if action["Type"] == "authenticate-oidc":
+            signed_in = True
+        forwards = action["Type"] == "forward" or "TargetGroupArn" in action
+        forwards |= "ForwardConfig" in action
+        if forwards and not signed_in:
+            unguarded.append(str(action.get("TargetGroupArn") or action.get("ForwardConfig")))
+    return unguarded
+
+
+def test_the_check_below_catches_a_forward_without_sign_in():
+    """Guard the guard: the check must flag the configurations it exists to refuse."""
+    target = {"Ref": "WebserverTargetGroup"}
+    assert _forwards_without_authentication([{"Type": "forward", "TargetGroupArn": target}])
+    assert _forwards_without_authentication(
+        [
+            {"Type": "forward", "Order": 1, "TargetGroupArn": target},
+            {"Type": "authenticate-oidc", "Order": 2},
+        ]
+    )
+    assert not _forwards_without_authentication(
+        [
+            {"Type": "authenticate-oidc", "Order": 1},
+            {"Type": "forward", "Order": 2, "TargetGroupArn": target},
+        ]
+    )
+
+
+def test_no_listener_or_rule_forwards_a_request_the_identity_provider_did_not_sign_in():
+    listeners = resources(ECS, "AWS::ElasticLoadBalancingV2::Listener")
+    rules = resources(ECS, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert listeners and rules
+    for name, listener in listeners.items():
+        assert not _forwards_without_authentication(listener["Properties"]["DefaultActions"]), name
+    forwarded = set()
+    for name, rule in rules.items():
+        actions = rule["Properties"]["Actions"]
+        assert not _forwards_without_authentication(actions), name
+        forwarded |= {render(a["TargetGroupArn"]) for a in actions if a["Type"] == "forward"}
+    # Every target group the services register with is reached only through those rules.
+    groups = {"${" + g + "}" for g in resources(ECS, "AWS::ElasticLoadBalancingV2::TargetGroup")}
+    assert forwarded == groups
+
+
+def _oidc(rule: str) -> dict:
+    (action,) = [a for a in props(ECS, rule)["Actions"] if a["Type"] == "authenticate-oidc"]
+    return action["AuthenticateOidcConfig"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "client", "secret_key", "url", "target"),
+    [
+        (
+            "EngineersListenerRule",
+            "OidcEngineersClientId",
+            "engineers",
+            "DagsterUiUrl",
+            "WebserverTargetGroup",
+        ),
+        (
+            "AnalystsListenerRule",
+            "OidcAnalystsClientId",
+            "analysts",
+            "DagsterReadOnlyUiUrl",
+            "ReadOnlyWebserverTargetGroup",
+        ),
+    ],
+)
+def test_each_ui_signs_in_with_its_own_application_and_a_secret_from_secrets_manager(
+    rule: str, client: str, secret_key: str, url: str, target: str
+):
+    config = _oidc(rule)
+    for field, parameter in {
+        "Issuer": "OidcIssuer",
+        "AuthorizationEndpoint": "OidcAuthorizationEndpoint",
+        "TokenEndpoint": "OidcTokenEndpoint",
+        "UserInfoEndpoint": "OidcUserInfoEndpoint",
+        "ClientId": client,
+    }.items():
+        assert config[field] == {"Ref": parameter}, field
+    assert config["OnUnauthenticatedRequest"] == "authenticate"
+    # The secret is resolved by CloudFormation from Secrets Manager (the slot the data
+    # stack creates), never a parameter a deployer types or a value in the template.
+    secret = render(config["ClientSecret"])
+    secrets = resources(DP, "AWS::SecretsManager::Secret").values()
+    names = [render(r["Properties"]["Name"]) for r in secrets]
+    (slot,) = [n for n in names if "oidc" in n]
+    assert secret == f"{{{{resolve:secretsmanager:{slot}:SecretString:{secret_key}}}}}"
+    assert not any("secret" in p.lower() for p in ECS["Parameters"])
+    # The rule matches its UI's host name and forwards to its own webserver.
+    (condition,) = props(ECS, rule)["Conditions"]
+    assert condition["HostHeaderConfig"]["Values"] == [
+        {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": url}]}]}
+    ]
+    assert ECS["Parameters"][url]["AllowedPattern"] == "^https://[a-z0-9.-]+$"
+    forward = [a for a in props(ECS, rule)["Actions"] if a["Type"] == "forward"]
+    assert [render(a["TargetGroupArn"]) for a in forward] == ["${" + target + "}"]
+
+
+def test_the_analysts_webserver_is_read_only_and_its_role_can_change_nothing():
+    (container,) = props(ECS, "ReadOnlyWebserverTaskDefinition")["ContainerDefinitions"]
+    assert "--read-only" in container["Command"]
+    (full,) = props(ECS, "WebserverTaskDefinition")["ContainerDefinitions"]
+    assert "--read-only" not in full["Command"]
+    assert render(props(ECS, "ReadOnlyWebserverTaskDefinition")["TaskRoleArn"]) == (
+        "${ReadOnlyWebserverTaskRole.Arn}"
+    )
+    actions = {
+        a
+        for owner, st in identity_policies(ECS)
+        if owner.startswith("ReadOnlyWebserverTaskRole/")
+        for a in as_list(st["Action"])
+    }
+    assert actions == {"ecs:DescribeTaskDefinition"}
+    service = props(ECS, "ReadOnlyWebserverService")
+    assert [render(lb["TargetGroupArn"]) for lb in service["LoadBalancers"]] == [
+        "${ReadOnlyWebserverTargetGroup}"
+    ]
