@@ -370,6 +370,39 @@ def test_glue_changing_the_partition_keys_rebuilds_the_partitions(glue_catalog):
     assert list(glue_partitions("market_curated_db", "daily_quotes")) == [("2024",)]
 
 
+@pytest.mark.integration
+def test_glue_two_runs_registering_at_once_neither_fails_nor_loses_a_partition(
+    s3_lake, glue_catalog
+):
+    """Run A read the catalog; run B then wrote, created the table and its partition.
+
+    A's create_table and batch_create_partition meet AlreadyExists: A updates instead, and
+    B's partition (its files were written before B registered it) stays registered.
+    """
+    write_quotes(s3_lake, quotes("IBM", ["2024-01-02"]))
+    seen_by_a = glue_catalog._read("market_curated_db", "daily_quotes")  # before B
+    assert seen_by_a is None
+    write_quotes(s3_lake, quotes("AAPL", ["2024-01-02"]))
+    glue_catalog.register_lake_table(s3_lake, QUOTES)  # run B
+    a = glue_catalog._register(seen_by_a, describe_lake_table(s3_lake, QUOTES))
+    assert a.changes.created  # A believed it was first, and still succeeded
+    assert sorted(glue_partitions("market_curated_db", "daily_quotes")) == [
+        ("AAPL", "2024-01-02"),
+        ("IBM", "2024-01-02"),
+    ]
+
+
+def test_build_resources_picks_the_catalog_of_the_environment(tmp_path):
+    from finance_platform.resources import build_resources
+    from finance_platform.settings import Settings
+
+    local = build_resources(Settings(env="local", warehouse_path=str(tmp_path / "w.duckdb")))
+    assert isinstance(local["catalog"], DuckDBCatalogResource)
+    assert local["catalog"].path == local["warehouse"].path  # the same DuckDB file
+    prod = build_resources(Settings(env="prod", aws_region="eu-west-1"))["catalog"]
+    assert isinstance(prod, GlueCatalogResource) and prod.region == "eu-west-1"
+
+
 # -- DuckDB: the same names, the analysts' SQL -------------------------------------------------
 @pytest.fixture
 def duck_catalog(tmp_path: Path) -> DuckDBCatalogResource:
