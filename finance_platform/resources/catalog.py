@@ -309,15 +309,12 @@ def _guess_type(values: Sequence[str]) -> str:
 def _csv_header(lake: LakeResource, relative: str) -> list[str]:
     """The header of a delivered CSV file (a UTF-8 BOM, as Excel writes, removed)."""
     with lake.open_input(relative) as stream:
-        head = stream.read(1 << 16)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = head.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    line = text.splitlines()[0] if text else ""
-    names = [n.strip() for n in next(csv.reader(io.StringIO(line)), [])]
+        first_line = stream.read(1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = first_line.decode("utf-8-sig")
+    except UnicodeDecodeError:  # a GBK/GB18030 export (what raw_files.py also accepts)
+        text = first_line.decode("gb18030", errors="replace")
+    names = [n.strip() for n in next(csv.reader(io.StringIO(text)), [])]
     if not names or not all(names):
         raise ValueError(f"{relative}: no header line naming every column")
     return names
