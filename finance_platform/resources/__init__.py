@@ -1,8 +1,8 @@
 """Resources for each environment, chosen in one place by ``FINANCE_ENV``.
 
 Local and production differ only here: a folder vs S3, DuckDB vs Redshift
-Serverless, a local Alpha Vantage sandbox vs the real API, local Spark vs
-EMR Serverless / Glue, log-only alerts vs Slack.
+Serverless, DuckDB views vs the Glue Data Catalog, a local Alpha Vantage sandbox vs
+the real API, local Spark vs EMR Serverless / Glue, log-only alerts vs Slack.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from finance_platform.resources.alpha_vantage import build_alpha_vantage
+from finance_platform.resources.catalog import build_catalog
 from finance_platform.resources.engine import CUSTOMER_ENGINE, build_customer_engine
 from finance_platform.resources.lake import LakeResource
 from finance_platform.resources.metrics import CloudWatchMetricsResource
@@ -27,6 +28,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             # No ALPHAVANTAGE_API_KEY: the local sandbox (synthetic prices, said so everywhere).
             "alpha_vantage": build_alpha_vantage("local"),
             "warehouse": build_warehouse("local", s.warehouse_path),
+            # Lake tables as views named database.table in the same DuckDB file.
+            "catalog": build_catalog("local", s.warehouse_path),
             # Slack only if SLACK_WEBHOOK_URL / SLACK_BOT_TOKEN is set; else alerts go to the log.
             "slack": SlackAlertsResource(),
             "metrics": CloudWatchMetricsResource(enabled=False),
@@ -39,6 +42,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         ),
         "alpha_vantage": build_alpha_vantage("prod", s.aws_region),
         "warehouse": build_warehouse("prod", s.warehouse_path, s.aws_region),
+        "catalog": build_catalog("prod", s.warehouse_path, s.aws_region),
         "slack": SlackAlertsResource(),
         "metrics": CloudWatchMetricsResource(enabled=True, region=s.aws_region),
         CUSTOMER_ENGINE: build_customer_engine(s),

@@ -31,6 +31,44 @@ OPS = "${OpsBucket.Arn}"
 # Pipes messages only, expiring in a week; its reader writes at the bucket root, so the
 # bucket (not a prefix) is the scope.
 PIPES = "${PipesBucket.Arn}"
+RESULTS = "${AthenaResultsBucket.Arn}"
+GLUE = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
+# Exactly the Glue calls finance_platform/resources/catalog.py makes to register a table.
+CATALOG_WRITE_ACTIONS = (
+    "glue:GetTable",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:GetPartitions",
+    "glue:BatchCreatePartition",
+    "glue:BatchUpdatePartition",
+    "glue:BatchDeletePartition",
+)
+CATALOG_READ_ACTIONS = (
+    "glue:GetDatabase",
+    "glue:GetDatabases",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+)
+# The analysts' layers: no raw, cleaned or quarantined rows (those hold names and PII).
+BUSINESS_DATABASES = (
+    "CustomerFeatureDatabase",
+    "CustomerSegmentDatabase",
+    "CustomerRecommendationDatabase",
+    "MarketCuratedDatabase",
+    "PlatformMonitoringDatabase",
+)
+
+
+def catalog_scope(actions: tuple[str, ...], *databases: str) -> set[tuple[str, str]]:
+    """``actions`` on the catalog, the named databases and their tables, nothing else."""
+    resources_ = {f"{GLUE}:catalog"}
+    for db in databases:
+        resources_ |= {f"{GLUE}:database/${{{db}}}", f"{GLUE}:table/${{{db}}}/*"}
+    return {(a, r) for a in actions for r in resources_}
+
 
 # ---------------------------------------------------------------- encryption
 
@@ -202,6 +240,9 @@ EXPECTED_STAGE_GRANTS = {
         ("s3:ListBucket", LAKE),
         ("kms:Decrypt", KEY),
         ("kms:GenerateDataKey", KEY),
+        # It registers the raw deliveries (it can read their headers) and the quality logs.
+        *catalog_scope(CATALOG_WRITE_ACTIONS, "CustomerRawDatabase", "PlatformMonitoringDatabase"),
+        ("kms:Encrypt", KEY),  # only via Glue (the catalog is encrypted with the key)
     },
     # Transform reads raw + validation results and writes the layers it builds.
     "TransformPolicy": {
@@ -223,6 +264,71 @@ EXPECTED_STAGE_GRANTS = {
         ("s3:ListBucket", LAKE),
         ("kms:Decrypt", KEY),
         ("kms:GenerateDataKey", KEY),
+        # ... and registers each table it builds.
+        *catalog_scope(
+            CATALOG_WRITE_ACTIONS,
+            "CustomerCleanedDatabase",
+            "CustomerFeatureDatabase",
+            "CustomerSegmentDatabase",
+            "CustomerRecommendationDatabase",
+            "MarketCuratedDatabase",
+        ),
+        ("kms:Encrypt", KEY),  # only via Glue
+    },
+    # Analysts: SQL in their workgroup over the business layers, read only.
+    "AnalystsPolicy": {
+        *{
+            (
+                a,
+                "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/"
+                "${AnalystsWorkgroup}",
+            )
+            for a in (
+                "athena:StartQueryExecution",
+                "athena:StopQueryExecution",
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:GetQueryResultsStream",
+                "athena:BatchGetQueryExecution",
+                "athena:ListQueryExecutions",
+                "athena:GetWorkGroup",
+            )
+        },
+        *{
+            (
+                a,
+                "arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:datacatalog/"
+                "AwsDataCatalog",
+            )
+            for a in (
+                "athena:GetDataCatalog",
+                "athena:ListDatabases",
+                "athena:GetDatabase",
+                "athena:ListTableMetadata",
+                "athena:GetTableMetadata",
+            )
+        },
+        *catalog_scope(CATALOG_READ_ACTIONS, *BUSINESS_DATABASES),
+        *{
+            ("s3:GetObject", f"{LAKE}/{layer}/*")
+            for layer in (
+                "features",
+                "segments",
+                "recommendations",
+                "curated",
+                "monitoring/quality_logs",
+            )
+        },
+        ("s3:ListBucket", LAKE),
+        ("s3:GetBucketLocation", LAKE),
+        ("s3:GetBucketLocation", RESULTS),
+        *{(a, f"{RESULTS}/athena/*") for a in ("s3:GetObject", "s3:PutObject")},
+        ("s3:AbortMultipartUpload", f"{RESULTS}/athena/*"),
+        ("s3:ListBucket", RESULTS),
+        # Only through S3 and Glue (condition checked below).
+        ("kms:Decrypt", KEY),
+        ("kms:GenerateDataKey", KEY),
+        ("kms:Encrypt", KEY),
     },
     # Warehouse load reads curated only and gets Redshift credentials.
     "WarehouseLoadPolicy": {
@@ -288,6 +394,13 @@ EXPECTED_LIST_PREFIXES = {
         "monitoring/*",
     },
     "WarehouseLoadPolicy": {"curated/*"},
+    "AnalystsPolicy": {
+        "features/*",
+        "segments/*",
+        "recommendations/*",
+        "curated/*",
+        "monitoring/quality_logs/*",
+    },
     "SparkJobPolicy": {
         "raw/*",
         "validation/*",
@@ -442,18 +555,106 @@ def test_emr_serverless_application_stops_when_idle():
     assert app["ReleaseLabel"] == SparkSettings().emr_release_label
 
 
-def test_customer_catalog_databases_exist():
-    names = {
-        r["Properties"]["DatabaseInput"]["Name"]
-        for r in resources(DP, "AWS::Glue::Database").values()
+def _databases() -> dict[str, str]:
+    """Glue database resource -> the database name it creates."""
+    return {
+        name: r["Properties"]["DatabaseInput"]["Name"]
+        for name, r in resources(DP, "AWS::Glue::Database").items()
     }
+
+
+def test_customer_catalog_databases_exist():
     assert {
         "customer_raw_db",
         "customer_cleaned_db",
         "customer_feature_db",
         "customer_segment_db",
         "customer_recommendation_db",
-    } <= names
+    } <= set(_databases().values())
+
+
+def test_every_database_the_catalog_registers_into_is_created_here():
+    from finance_platform.resources.catalog import LAKE_TABLES
+
+    assert {e.database for e in LAKE_TABLES.values()} == set(_databases().values())
+
+
+def test_each_database_is_written_by_exactly_one_stage_and_nothing_writes_elsewhere():
+    """The step that writes a table registers it; no one else may change the catalog."""
+    writers: dict[str, set[str]] = {}
+    for template in BOTH:
+        for owner, st in identity_policies(template):
+            actions = [a for a in as_list(st["Action"]) if a.startswith("glue:")]
+            changes = [a for a in actions if a not in CATALOG_READ_ACTIONS]
+            catalog = [a for a in changes if "Table" in a or "Partition" in a or "Database" in a]
+            if not catalog:
+                continue
+            for resource in map(render, as_list(st["Resource"])):
+                assert resource.startswith(GLUE + ":"), f"{owner}: {resource}"
+                if ":database/" in resource:
+                    writers.setdefault(resource.rsplit("/", 1)[1], set()).add(owner)
+    expected = {
+        "CustomerRawDatabase": "ValidationPolicy",
+        "PlatformMonitoringDatabase": "ValidationPolicy",
+        "CustomerCleanedDatabase": "TransformPolicy",
+        "CustomerFeatureDatabase": "TransformPolicy",
+        "CustomerSegmentDatabase": "TransformPolicy",
+        "CustomerRecommendationDatabase": "TransformPolicy",
+        "MarketCuratedDatabase": "TransformPolicy",
+    }
+    assert writers == {"${" + db + "}": {owner} for db, owner in expected.items()}
+    assert set(expected) == set(_databases())
+
+
+def test_catalog_key_use_for_encrypt_goes_through_glue_only():
+    for policy in ("ValidationPolicy", "TransformPolicy"):
+        (st,) = [
+            st
+            for st in props(DP, policy)["PolicyDocument"]["Statement"]
+            if "kms:Encrypt" in as_list(st["Action"])
+        ]
+        assert render(st["Condition"]["StringEquals"]["kms:ViaService"]) == (
+            "glue.${AWS::Region}.amazonaws.com"
+        )
+    (st,) = [
+        st
+        for st in props(DP, "AnalystsPolicy")["PolicyDocument"]["Statement"]
+        if st["Sid"].startswith("UseLakeKey")
+    ]
+    assert {render(s) for s in st["Condition"]["StringEquals"]["kms:ViaService"]} == {
+        "s3.${AWS::Region}.amazonaws.com",
+        "glue.${AWS::Region}.amazonaws.com",
+    }
+
+
+def test_no_crawler_tables_are_registered_by_the_steps_that_write_them():
+    for template in BOTH:
+        assert not resources(template, "AWS::Glue::Crawler")
+        for owner, st in identity_policies(template):
+            assert not [a for a in as_list(st["Action"]) if "Crawler" in a], owner
+
+
+def test_analysts_query_in_an_enforced_workgroup_with_encrypted_results():
+    wg = props(DP, "AnalystsWorkgroup")["WorkGroupConfiguration"]
+    # Clients cannot override where results go or how they are encrypted.
+    assert wg["EnforceWorkGroupConfiguration"] is True
+    result = wg["ResultConfiguration"]
+    assert render(result["OutputLocation"]) == "s3://${AthenaResultsBucket}/athena/"
+    assert result["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+    assert render(result["EncryptionConfiguration"]["KmsKey"]) in LAKE_KEY_REFS
+    cutoff = DP["Parameters"][wg["BytesScannedCutoffPerQuery"]["Ref"]]
+    assert cutoff["Default"] <= 100 * 1024**3  # one query never scans the month's budget
+    # Analysts hold the analysts' policy only, and it changes nothing but query results.
+    role = props(DP, "AnalystsRole")
+    assert [render(x) for x in role["ManagedPolicyArns"]] == ["${AnalystsPolicy}"]
+    assert "Policies" not in role
+    changing = ("s3:Put", "s3:Delete", "glue:Create", "glue:Update", "glue:Delete", "glue:Batch")
+    writes = {
+        (a, r)
+        for a, r in grants(DP, "AnalystsPolicy")
+        if a.startswith(changing) and a not in CATALOG_READ_ACTIONS
+    }
+    assert writes == {("s3:PutObject", f"{RESULTS}/athena/*")}
 
 
 # ---------------------------------------------------------------- monitoring
@@ -487,6 +688,7 @@ def test_dagster_runs_on_fargate_with_no_public_ip():
     services = resources(ECS, "AWS::ECS::Service")
     assert {s["Properties"]["ServiceName"] for s in services.values()} == {
         "webserver",
+        "webserver-read-only",
         "daemon",
         "code-location",
     }
@@ -593,3 +795,131 @@ def test_nothing_is_reachable_from_the_internet():
                 assert render(rule.get("CidrIp")) != "0.0.0.0/0", name
         for name, rule in resources(template, "AWS::EC2::SecurityGroupIngress").items():
             assert "CidrIp" not in rule["Properties"], name
+
+
+# ---------------------------------------------------------------- the door
+
+
+def _forwards_without_authentication(actions: list[dict]) -> list[str]:
+    """The forwarding actions of a listener or rule that no OIDC sign-in precedes."""
+    ordered = sorted(actions, key=lambda a: a.get("Order", 0))
+    signed_in = False
+    unguarded = []
+    for action in ordered:
+        if action["Type"] == "authenticate-oidc":
+            signed_in = True
+        forwards = action["Type"] == "forward" or "TargetGroupArn" in action
+        forwards |= "ForwardConfig" in action
+        if forwards and not signed_in:
+            unguarded.append(str(action.get("TargetGroupArn") or action.get("ForwardConfig")))
+    return unguarded
+
+
+def test_the_check_below_catches_a_forward_without_sign_in():
+    """Guard the guard: the check must flag the configurations it exists to refuse."""
+    target = {"Ref": "WebserverTargetGroup"}
+    assert _forwards_without_authentication([{"Type": "forward", "TargetGroupArn": target}])
+    assert _forwards_without_authentication(
+        [
+            {"Type": "forward", "Order": 1, "TargetGroupArn": target},
+            {"Type": "authenticate-oidc", "Order": 2},
+        ]
+    )
+    assert not _forwards_without_authentication(
+        [
+            {"Type": "authenticate-oidc", "Order": 1},
+            {"Type": "forward", "Order": 2, "TargetGroupArn": target},
+        ]
+    )
+
+
+def test_no_listener_or_rule_forwards_a_request_the_identity_provider_did_not_sign_in():
+    listeners = resources(ECS, "AWS::ElasticLoadBalancingV2::Listener")
+    rules = resources(ECS, "AWS::ElasticLoadBalancingV2::ListenerRule")
+    assert listeners and rules
+    for name, listener in listeners.items():
+        assert not _forwards_without_authentication(listener["Properties"]["DefaultActions"]), name
+    forwarded = set()
+    for name, rule in rules.items():
+        actions = rule["Properties"]["Actions"]
+        assert not _forwards_without_authentication(actions), name
+        forwarded |= {render(a["TargetGroupArn"]) for a in actions if a["Type"] == "forward"}
+    # Every target group the services register with is reached only through those rules.
+    groups = {"${" + g + "}" for g in resources(ECS, "AWS::ElasticLoadBalancingV2::TargetGroup")}
+    assert forwarded == groups
+
+
+def _oidc(rule: str) -> dict:
+    (action,) = [a for a in props(ECS, rule)["Actions"] if a["Type"] == "authenticate-oidc"]
+    return action["AuthenticateOidcConfig"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "client", "secret_key", "url", "target"),
+    [
+        (
+            "EngineersListenerRule",
+            "OidcEngineersClientId",
+            "engineers",
+            "DagsterUiUrl",
+            "WebserverTargetGroup",
+        ),
+        (
+            "AnalystsListenerRule",
+            "OidcAnalystsClientId",
+            "analysts",
+            "DagsterReadOnlyUiUrl",
+            "ReadOnlyWebserverTargetGroup",
+        ),
+    ],
+)
+def test_each_ui_signs_in_with_its_own_application_and_a_secret_from_secrets_manager(
+    rule: str, client: str, secret_key: str, url: str, target: str
+):
+    config = _oidc(rule)
+    for field, parameter in {
+        "Issuer": "OidcIssuer",
+        "AuthorizationEndpoint": "OidcAuthorizationEndpoint",
+        "TokenEndpoint": "OidcTokenEndpoint",
+        "UserInfoEndpoint": "OidcUserInfoEndpoint",
+        "ClientId": client,
+    }.items():
+        assert config[field] == {"Ref": parameter}, field
+    assert config["OnUnauthenticatedRequest"] == "authenticate"
+    # The secret is resolved by CloudFormation from Secrets Manager (the slot the data
+    # stack creates), never a parameter a deployer types or a value in the template.
+    secret = render(config["ClientSecret"])
+    secrets = resources(DP, "AWS::SecretsManager::Secret").values()
+    names = [render(r["Properties"]["Name"]) for r in secrets]
+    (slot,) = [n for n in names if "oidc" in n]
+    assert secret == f"{{{{resolve:secretsmanager:{slot}:SecretString:{secret_key}}}}}"
+    assert not any("secret" in p.lower() for p in ECS["Parameters"])
+    # The rule matches its UI's host name and forwards to its own webserver.
+    (condition,) = props(ECS, rule)["Conditions"]
+    assert condition["HostHeaderConfig"]["Values"] == [
+        {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": url}]}]}
+    ]
+    assert ECS["Parameters"][url]["AllowedPattern"] == "^https://[a-z0-9.-]+$"
+    forward = [a for a in props(ECS, rule)["Actions"] if a["Type"] == "forward"]
+    assert [render(a["TargetGroupArn"]) for a in forward] == ["${" + target + "}"]
+
+
+def test_the_analysts_webserver_is_read_only_and_its_role_can_change_nothing():
+    (container,) = props(ECS, "ReadOnlyWebserverTaskDefinition")["ContainerDefinitions"]
+    assert "--read-only" in container["Command"]
+    (full,) = props(ECS, "WebserverTaskDefinition")["ContainerDefinitions"]
+    assert "--read-only" not in full["Command"]
+    assert render(props(ECS, "ReadOnlyWebserverTaskDefinition")["TaskRoleArn"]) == (
+        "${ReadOnlyWebserverTaskRole.Arn}"
+    )
+    actions = {
+        a
+        for owner, st in identity_policies(ECS)
+        if owner.startswith("ReadOnlyWebserverTaskRole/")
+        for a in as_list(st["Action"])
+    }
+    assert actions == {"ecs:DescribeTaskDefinition"}
+    service = props(ECS, "ReadOnlyWebserverService")
+    assert [render(lb["TargetGroupArn"]) for lb in service["LoadBalancers"]] == [
+        "${ReadOnlyWebserverTargetGroup}"
+    ]

@@ -20,7 +20,12 @@ from finance_platform_tests.deploy.cfn import DAGSTER_ECS, DEPLOY, REPO, contain
 
 ECS = load(DAGSTER_ECS)
 CODE_TASKS = ("CodeLocationTaskDefinition", "RunWorkerTaskDefinition")
-ALL_TASKS = (*CODE_TASKS, "WebserverTaskDefinition", "DaemonTaskDefinition")
+ALL_TASKS = (
+    *CODE_TASKS,
+    "WebserverTaskDefinition",
+    "ReadOnlyWebserverTaskDefinition",
+    "DaemonTaskDefinition",
+)
 SECRET_LIKE = re.compile(r"PASSWORD|TOKEN|WEBHOOK|API_KEY|SECRET$")
 
 
