@@ -363,8 +363,6 @@ def test_each_customer_gets_exactly_the_stated_segment_and_every_segment_a_profi
     )
     by_id = _by(profiles["segment_profiles"], "segment_id")
     assert set(by_id) == {r["id"] for r in rules.SEGMENT_RULES}  # empty ones too
-        r["id"] for r in rules.SEGMENT_RULES
-    }
     assert by_id["S002"]["customers"] == 2 and by_id["S002"]["avg_total_assets"] == 2_000_000.0
     assert sum(p["customers"] for p in by_id.values()) == len(SEGMENT_CASES)
 
