@@ -58,22 +58,13 @@ def main() -> None:
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
 
-    from finance_platform.defs.alerts.sensors import (
-        cloudwatch_run_metrics,
-        slack_on_asset_check_failure,
-        slack_on_run_failure,
-        slack_on_slow_run,
-    )
+    from finance_platform.defs.alerts.sensors import build_alert_sensors
     from finance_platform.resources.metrics import CloudWatchMetricsResource
     from finance_platform.resources.slack import SlackAlertsResource
+    from finance_platform.settings import load_settings
 
     resources = {"slack": SlackAlertsResource(), "metrics": CloudWatchMetricsResource()}
-    sensors = [
-        slack_on_run_failure,
-        slack_on_asset_check_failure,
-        slack_on_slow_run,
-        cloudwatch_run_metrics,
-    ]
+    sensors = build_alert_sensors(load_settings())
 
     with dg.DagsterInstance.get() as instance:
         cursors = {}

@@ -50,11 +50,11 @@ def main() -> None:
     args = parser.parse_args()
     per_minute, per_day = PLANS[args.plan]
 
-    from finance_platform.defs.market.partitions import latest_trading_days
-    from finance_platform.settings import DEFAULT_SYMBOLS
+    from finance_platform.defs.market.partitions import QuotePartitions
+    from finance_platform.settings import DEFAULT_SYMBOLS, load_settings
 
     symbols = list(DEFAULT_SYMBOLS[: args.symbols])
-    days = latest_trading_days(args.days)
+    days = QuotePartitions.from_settings(load_settings()).latest_trading_days(args.days)
     root = Path(os.environ.get("TMPDIR", "/tmp")) / f"backfill-bench-{os.getpid()}"
     env = instance_env(
         root,

@@ -9,7 +9,6 @@ customer group on generated sample files. Exit code 1 if anything failed.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections import defaultdict
@@ -17,14 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from finance_platform.settings import Settings, load_demo_settings, load_settings
+
 if TYPE_CHECKING:
     import dagster as dg
 
-DEFAULT_DAYS = 0  # 0 = every trading day from FINANCE_QUOTES_START
 # The terminal shows the runs' INFO lines (plans, calls, checks, loads), not one DEBUG line per
 # partition event (thousands in a ranged run); every event is still in the instance and the UI.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-DEFAULT_CUSTOMERS = 10_000  # the size of the bank's own sample (DATA_CONTRACT.md)
+# Dagster's run tags for a partition range, what a UI backfill with a single-run policy sets.
+# Public API missing: JobDefinition.execute_in_process takes one partition_key, no range, and
+# the tag names are not exported (they are the documented strings `dagster asset materialize
+# --partition-range` and the UI write). The demo runs the path a backfill takes.
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -116,28 +121,25 @@ def next_partition_date_on_or_after(day: str) -> str:
     return d.isoformat()
 
 
-def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance) -> Summary:
+def run_demo(
+    settings: Settings, days: int, customers: int, seed: int, instance: dg.DagsterInstance
+) -> Summary:
     import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
-    from finance_platform.definitions import defs
-    from finance_platform.defs.market.partitions import latest_trading_days, quote_partitions
-    from finance_platform.settings import load_settings
+    from finance_platform.definitions import build_definitions
+    from finance_platform.defs.market.partitions import QuotePartitions
+    from finance_platform.resources.alpha_vantage import data_source_tags
 
-    settings = load_settings()
+    defs = build_definitions(settings)
+    partitions = QuotePartitions.from_settings(settings)
     summary = Summary(days_limit=days)
-    tags = {"finance/launched_by": "make-demo"}
-    if not os.environ.get("ALPHAVANTAGE_API_KEY"):
-        tags["finance/data_source"] = "synthetic-sandbox"
+    tags = {"finance/launched_by": "make-demo", **data_source_tags(settings)}
 
     market_job = defs.resolve_job_def("market_quotes_job")
     # The path a UI backfill takes (BackfillPolicy.single_run): one ranged run per symbol,
     # one API call each, from FINANCE_QUOTES_START (or the latest `days` trading days) to the
     # latest trading day whose bar is published.
-    dates = latest_trading_days(days) if days else latest_trading_days(100_000)
+    dates = partitions.latest_trading_days(days or 100_000)
     first = next_partition_date_on_or_after(dates[0])
     for n, symbol in enumerate(settings.symbols, 1):
         label = f"{first}..{dates[-1]}|{symbol}"
@@ -147,15 +149,15 @@ def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance)
             run_config=QUIET_CONSOLE,
             tags={
                 **tags,
-                ASSET_PARTITION_RANGE_START_TAG: f"{first}|{symbol}",
-                ASSET_PARTITION_RANGE_END_TAG: f"{dates[-1]}|{symbol}",
+                PARTITION_RANGE_START_TAG: f"{first}|{symbol}",
+                PARTITION_RANGE_END_TAG: f"{dates[-1]}|{symbol}",
             },
             raise_on_error=False,
         )
         summary.add(label, result)
     for asset in ("raw_quotes", "curated_quotes", "warehouse_daily_quotes"):
         done = len(instance.get_materialized_partitions(dg.AssetKey(asset)))
-        summary.filled[asset] = (done, quote_partitions.get_num_partitions())
+        summary.filled[asset] = (done, partitions.definition.get_num_partitions())
 
     if ensure_sample_deliveries(settings.lake_root, customers, seed):
         print(f"generated sample customer files for {customers:,} customers", flush=True)
@@ -172,10 +174,9 @@ def run_demo(days: int, customers: int, seed: int, instance: dg.DagsterInstance)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=int(os.environ.get("DEMO_DAYS", DEFAULT_DAYS)))
-    parser.add_argument(
-        "--customers", type=int, default=int(os.environ.get("DEMO_CUSTOMERS", DEFAULT_CUSTOMERS))
-    )
+    defaults = load_demo_settings()
+    parser.add_argument("--days", type=int, default=defaults.days)
+    parser.add_argument("--customers", type=int, default=defaults.customers)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     if args.days < 0 or args.customers < 1:
@@ -183,14 +184,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import dagster as dg
 
-    from finance_platform.settings import load_settings
-
-    if not os.environ.get("DAGSTER_HOME"):
+    settings = load_settings()
+    if not settings.alpha_vantage.dagster_home:
         parser.error("DAGSTER_HOME is not set (make demo sets it to .dagster_home)")
     started = time.monotonic()
-    settings = load_settings()
     with dg.DagsterInstance.get() as instance:
-        summary = run_demo(args.days, args.customers, args.seed, instance)
+        summary = run_demo(settings, args.days, args.customers, args.seed, instance)
     lake_root = str(Path(settings.lake_root).resolve()) if settings.is_local else settings.lake_root
     print(summary.render(lake_root, settings.warehouse_path, time.monotonic() - started))
     return 1 if summary.failed_runs else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ENVIRONMENTS = ("local", "prod")
@@ -19,37 +19,41 @@ DEFAULT_LOCAL_MEMORY = 4 * 1024**3  # bytes: the local engine's budget (FINANCE_
 
 DEFAULT_SYMBOLS = ("IBM", "AAPL", "MSFT", "GOOGL", "AMZN")
 OFFICIAL_ALPHAVANTAGE_URL = "https://www.alphavantage.co/query"
+DEFAULT_SLACK_CHANNEL = "#data-platform-alerts"
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
+
+# Every reader below takes ``environ``: a mapping to read instead of the process's
+# environment, so tests build the settings of any deployment in-process.
+Environ = Mapping[str, str] | None
 
 
 class ConfigError(ValueError):
     """A setting has a value the platform cannot work with."""
 
 
-def _env(name: str, default: str, environ: Mapping[str, str] | None = None) -> str:
+def _env(name: str, default: str, environ: Environ = None) -> str:
     value = (os.environ if environ is None else environ).get(name, "").strip()
     return value or default
 
 
-def _choice(
-    name: str, default: str, allowed: tuple[str, ...], environ: Mapping[str, str] | None = None
-) -> str:
+def _choice(name: str, default: str, allowed: tuple[str, ...], environ: Environ = None) -> str:
     value = _env(name, default, environ).lower()
     if value not in allowed:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(allowed)}")
     return value
 
 
-def _date(name: str, default: str) -> dt.date:
-    raw = _env(name, default)
+def _date(name: str, default: str, environ: Environ = None) -> dt.date:
+    raw = _env(name, default, environ)
     try:
         return dt.date.fromisoformat(raw)
     except ValueError as exc:
         raise ConfigError(f"{name}={raw!r} is not a date in YYYY-MM-DD format") from exc
 
 
-def _symbols(name: str) -> tuple[str, ...]:
-    raw = os.environ.get(name, "")
-    if not raw.strip():
+def _symbols(name: str, environ: Environ = None) -> tuple[str, ...]:
+    raw = _env(name, "", environ)
+    if not raw:
         return DEFAULT_SYMBOLS
     symbols = tuple(dict.fromkeys(s.strip().upper() for s in raw.split(",") if s.strip()))
     bad = [s for s in symbols if not s.replace(".", "").replace("-", "").isalnum()]
@@ -58,20 +62,21 @@ def _symbols(name: str) -> tuple[str, ...]:
     return symbols
 
 
-def _engine() -> str:
-    if _env("FINANCE_ENGINE", "").lower() == "pandas":
+def _engine(environ: Environ = None) -> str:
+    if _env("FINANCE_ENGINE", "", environ).lower() == "pandas":
         raise ConfigError(
             "FINANCE_ENGINE=pandas is gone: the local engine is DuckDB, FINANCE_ENGINE=local"
         )
-    return _choice("FINANCE_ENGINE", "local", ENGINES)
+    return _choice("FINANCE_ENGINE", "local", ENGINES, environ)
 
 
 _UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 
 
-def _bytes(name: str, default: int) -> int:
+def _bytes(name: str, default: int, environ: Environ = None) -> int:
     """A size such as ``4GB``, ``512MB`` or a number of bytes (binary units)."""
-    raw = _env(name, str(default)).upper().replace(" ", "").removesuffix("IB").removesuffix("I")
+    raw = _env(name, str(default), environ).upper().replace(" ", "")
+    raw = raw.removesuffix("IB").removesuffix("I")
     number = raw.rstrip("KMGTB")
     unit = raw[len(number) :]
     if unit in ("K", "M", "G", "T"):
@@ -85,9 +90,65 @@ def _bytes(name: str, default: int) -> int:
     return value
 
 
+def _int(name: str, default: int, environ: Environ = None, *, minimum: int = 1) -> int:
+    raw = _env(name, str(default), environ)
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
+    if value < minimum:
+        raise ConfigError(
+            f"{name}={raw!r} must be positive" if minimum == 1 else f"{name}={raw!r} < {minimum}"
+        )
+    return value
+
+
+# -- market quotes: Alpha Vantage ---------------------------------------------
+# The name of the secret, not its value.
+DEFAULT_ALPHAVANTAGE_SECRET_ID = "finance-platform/alphavantage-api-key"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class AlphaVantageSettings:
+    """Where market quotes come from and how fast they may be asked for.
+
+    The key's value is never kept here, only whether ``ALPHAVANTAGE_API_KEY`` is set: the
+    resource receives the key itself as ``dg.EnvVar`` (resolved at run time, never printed)
+    or reads it from Secrets Manager (``secret_id``) in production.
+    """
+
+    base_url: str = OFFICIAL_ALPHAVANTAGE_URL
+    plan: str = "auto"
+    secret_id: str = DEFAULT_ALPHAVANTAGE_SECRET_ID
+    key_is_set: bool = False
+    dagster_home: str = ""
+
+    @property
+    def limiter_state_dir(self) -> str | None:
+        """Where runs on this machine share the rate-limit state (``None`` without a home)."""
+        return f"{self.dagster_home}/alpha_vantage_limits" if self.dagster_home else None
+
+
+def load_alpha_vantage_settings(environ: Environ = None) -> AlphaVantageSettings:
+    """From ``ALPHAVANTAGE_*`` and ``DAGSTER_HOME`` in ``environ`` (default the process's)."""
+    return AlphaVantageSettings(
+        base_url=_env("ALPHAVANTAGE_BASE_URL", OFFICIAL_ALPHAVANTAGE_URL, environ),
+        plan=_env("ALPHAVANTAGE_PLAN", "auto", environ).lower(),
+        secret_id=_env("ALPHAVANTAGE_SECRET_ID", DEFAULT_ALPHAVANTAGE_SECRET_ID, environ),
+        key_is_set=bool(_env("ALPHAVANTAGE_API_KEY", "", environ)),
+        # Dagster's own variable (the instance folder), read here like the platform's own.
+        dagster_home=_env("DAGSTER_HOME", "", environ),
+    )
+
+
+# -- the deployment ---------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    """Everything that differs between deployments, with local defaults."""
+    """Everything that differs between deployments, with local defaults.
+
+    ``finance_platform.definitions.build_definitions`` builds the whole code location from
+    one of these: partitions, kinds, tags, resources and code links all follow from it.
+    """
 
     env: str = "local"
     engine: str = "local"
@@ -97,54 +158,85 @@ class Settings:
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     quotes_start: dt.date = dt.date(2020, 1, 1)
     aws_region: str = "us-east-1"
-    dagster_ui_url: str = "http://127.0.0.1:3000"
+    dagster_ui_url: str = DEFAULT_UI_URL
     lake_keep_versions: int = 5
+    slack_channel: str = DEFAULT_SLACK_CHANNEL
+    # Where each asset's "source" link in the UI points: empty = the file on this machine.
+    git_url: str = ""
+    git_branch: str = "main"
+    alpha_vantage: AlphaVantageSettings = field(default_factory=AlphaVantageSettings)
 
     @property
     def is_local(self) -> bool:
         return self.env == "local"
 
+    @property
+    def quotes_are_real(self) -> bool:
+        """Quotes come from Alpha Vantage (a key is set, or prod's Secrets Manager), not the
+        local sandbox's synthetic prices. Only the key's presence counts, never its value."""
+        return self.alpha_vantage.key_is_set or not self.is_local
 
-def get_env(environ: Mapping[str, str] | None = None) -> str:
+
+def get_env(environ: Environ = None) -> str:
     """``FINANCE_ENV``: ``local`` (default) or ``prod``; ``environ`` defaults to the process's."""
     return _choice("FINANCE_ENV", "local", ENVIRONMENTS, environ)
 
 
-def load_settings() -> Settings:
-    """Read the settings from the environment (cheap; call where needed)."""
-    lake_root = _env("FINANCE_LAKE_ROOT", "./.lake")
+def load_settings(environ: Environ = None) -> Settings:
+    """Read the settings from ``environ`` (default: the process's environment)."""
+    lake_root = _env("FINANCE_LAKE_ROOT", "./.lake", environ)
     default_wh = (
         str(Path(lake_root) / "warehouse.duckdb")
         if "://" not in lake_root
         else "./warehouse.duckdb"
     )
+    region = _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1", environ), environ)
     return Settings(
-        env=get_env(),
-        engine=_engine(),
-        local_memory_bytes=_bytes("FINANCE_LOCAL_MEMORY", DEFAULT_LOCAL_MEMORY),
+        env=get_env(environ),
+        engine=_engine(environ),
+        local_memory_bytes=_bytes("FINANCE_LOCAL_MEMORY", DEFAULT_LOCAL_MEMORY, environ),
         lake_root=lake_root,
-        warehouse_path=_env("FINANCE_WAREHOUSE_PATH", default_wh),
-        symbols=_symbols("FINANCE_SYMBOLS"),
-        quotes_start=_date("FINANCE_QUOTES_START", "2020-01-01"),
-        aws_region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
-        dagster_ui_url=_env("FINANCE_DAGSTER_UI_URL", "http://127.0.0.1:3000").rstrip("/"),
-        lake_keep_versions=_int("FINANCE_LAKE_KEEP_VERSIONS", 5),
+        warehouse_path=_env("FINANCE_WAREHOUSE_PATH", default_wh, environ),
+        symbols=_symbols("FINANCE_SYMBOLS", environ),
+        quotes_start=_date("FINANCE_QUOTES_START", "2020-01-01", environ),
+        aws_region=region,
+        dagster_ui_url=_env("FINANCE_DAGSTER_UI_URL", DEFAULT_UI_URL, environ).rstrip("/"),
+        lake_keep_versions=_int("FINANCE_LAKE_KEEP_VERSIONS", 5, environ),
+        slack_channel=_env("SLACK_CHANNEL", DEFAULT_SLACK_CHANNEL, environ),
+        git_url=_env("FINANCE_GIT_URL", "", environ).rstrip("/"),
+        git_branch=_env("FINANCE_GIT_BRANCH", "main", environ),
+        alpha_vantage=load_alpha_vantage_settings(environ),
+    )
+
+
+def s3_endpoint_url(environ: Environ = None) -> str:
+    """The S3 endpoint override of the AWS SDKs' own variables (a VPC endpoint, MinIO, moto).
+
+    boto3 reads ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` itself; pyarrow's S3 file
+    system does not, so the lake asks here when it opens S3 (run time, like boto3).
+    """
+    return _env("AWS_ENDPOINT_URL_S3", _env("AWS_ENDPOINT_URL", "", environ), environ)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """``make demo``'s defaults for ``--days`` (0 = every trading day) and ``--customers``."""
+
+    days: int = 0
+    customers: int = 10_000  # the size of the bank's own sample (DATA_CONTRACT.md)
+
+
+def load_demo_settings(environ: Environ = None) -> DemoSettings:
+    """From ``DEMO_DAYS`` and ``DEMO_CUSTOMERS``."""
+    default = DemoSettings()
+    return DemoSettings(
+        days=_int("DEMO_DAYS", default.days, environ, minimum=0),
+        customers=_int("DEMO_CUSTOMERS", default.customers, environ),
     )
 
 
 # -- Spark engine ---------------------------------------------------------------
 GLUE_EXECUTION_CLASSES = ("FLEX", "STANDARD")
-
-
-def _int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from exc
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be positive")
-    return value
 
 
 def _spark_conf(name: str) -> tuple[tuple[str, str], ...]:
@@ -274,44 +366,6 @@ def load_customer_settings() -> CustomerSettings:
     if settings.age_min >= settings.age_max:
         raise ConfigError("FINANCE_CUSTOMERS_AGE_MIN must be below FINANCE_CUSTOMERS_AGE_MAX")
     return settings
-
-
-# -- market quotes: Alpha Vantage ---------------------------------------------
-# The name of the secret, not its value.
-DEFAULT_ALPHAVANTAGE_SECRET_ID = "finance-platform/alphavantage-api-key"  # noqa: S105
-
-
-@dataclass(frozen=True)
-class AlphaVantageSettings:
-    """Where market quotes come from and how fast they may be asked for.
-
-    The key's value is never kept here, only whether ``ALPHAVANTAGE_API_KEY`` is set: the
-    resource receives the key itself as ``dg.EnvVar`` (resolved at run time, never printed)
-    or reads it from Secrets Manager (``secret_id``) in production.
-    """
-
-    base_url: str = OFFICIAL_ALPHAVANTAGE_URL
-    plan: str = "auto"
-    secret_id: str = DEFAULT_ALPHAVANTAGE_SECRET_ID
-    key_is_set: bool = False
-    dagster_home: str = ""
-
-    @property
-    def limiter_state_dir(self) -> str | None:
-        """Where runs on this machine share the rate-limit state (``None`` without a home)."""
-        return f"{self.dagster_home}/alpha_vantage_limits" if self.dagster_home else None
-
-
-def load_alpha_vantage_settings(environ: Mapping[str, str] | None = None) -> AlphaVantageSettings:
-    """From ``ALPHAVANTAGE_*`` and ``DAGSTER_HOME`` in ``environ`` (default the process's)."""
-    return AlphaVantageSettings(
-        base_url=_env("ALPHAVANTAGE_BASE_URL", OFFICIAL_ALPHAVANTAGE_URL, environ),
-        plan=_env("ALPHAVANTAGE_PLAN", "auto", environ).lower(),
-        secret_id=_env("ALPHAVANTAGE_SECRET_ID", DEFAULT_ALPHAVANTAGE_SECRET_ID, environ),
-        key_is_set=bool(_env("ALPHAVANTAGE_API_KEY", "", environ)),
-        # Dagster's own variable (the instance folder), read here like the platform's own.
-        dagster_home=_env("DAGSTER_HOME", "", environ),
-    )
 
 
 # -- secrets: what alert text is scrubbed of ----------------------------------

@@ -16,34 +16,36 @@ from finance_platform.resources.lake import LakeResource
 from finance_platform.resources.metrics import CloudWatchMetricsResource
 from finance_platform.resources.slack import SlackAlertsResource
 from finance_platform.resources.warehouse import build_warehouse
-from finance_platform.settings import Settings, load_settings
+from finance_platform.settings import Settings
 
 
-def build_resources(settings: Settings | None = None) -> dict[str, Any]:
+def build_resources(settings: Settings) -> dict[str, Any]:
     """The resource dictionary for ``settings.env`` (``local`` or ``prod``)."""
-    s = settings or load_settings()
+    s = settings
+    # Slack only if SLACK_WEBHOOK_URL / SLACK_BOT_TOKEN is set (read at send time, as
+    # dg.EnvVar: secrets); else alerts go to the log.
+    slack = SlackAlertsResource(channel=s.slack_channel)
     if s.env == "local":
         return {
             "lake": LakeResource(root=s.lake_root, keep_versions=s.lake_keep_versions),
             # No ALPHAVANTAGE_API_KEY: the local sandbox (synthetic prices, said so everywhere).
-            "alpha_vantage": build_alpha_vantage("local"),
+            "alpha_vantage": build_alpha_vantage(s),
             "warehouse": build_warehouse("local", s.warehouse_path),
             # Lake tables as views named database.table in the same DuckDB file.
             "catalog": build_catalog("local", s.warehouse_path),
-            # Slack only if SLACK_WEBHOOK_URL / SLACK_BOT_TOKEN is set; else alerts go to the log.
-            "slack": SlackAlertsResource(),
+            "slack": slack,
             "metrics": CloudWatchMetricsResource(enabled=False),
-            # FINANCE_ENGINE: pandas (default), local Spark, or EMR / Glue launched from here.
+            # FINANCE_ENGINE: DuckDB (default), local Spark, or EMR / Glue launched from here.
             CUSTOMER_ENGINE: build_customer_engine(s),
         }
     return {
         "lake": LakeResource(
             root=s.lake_root, region=s.aws_region, keep_versions=s.lake_keep_versions
         ),
-        "alpha_vantage": build_alpha_vantage("prod", s.aws_region),
+        "alpha_vantage": build_alpha_vantage(s),
         "warehouse": build_warehouse("prod", s.warehouse_path, s.aws_region),
         "catalog": build_catalog("prod", s.warehouse_path, s.aws_region),
-        "slack": SlackAlertsResource(),
+        "slack": slack,
         "metrics": CloudWatchMetricsResource(enabled=True, region=s.aws_region),
         CUSTOMER_ENGINE: build_customer_engine(s),
     }

@@ -248,6 +248,13 @@ BY_NAME: dict[str, type[CustomerEngine]] = {
 }
 
 
+def engine_kind(engine: str) -> str:
+    """The asset kind the UI shows for the engine named ``engine`` (``Settings.engine``)."""
+    if engine not in BY_NAME:
+        raise dg.DagsterInvariantViolationError(f"unknown engine {engine!r}")
+    return BY_NAME[engine].kind
+
+
 def local_spark_session() -> SparkSessionResource:
     """The local session as ``SparkSettings`` (environment) describes it."""
     spark = load_spark_settings()

@@ -65,11 +65,10 @@ class LakeResource(dg.ConfigurableResource):
         import pyarrow.fs as pafs
 
         if self.is_s3:
-            import os
+            from finance_platform.settings import s3_endpoint_url
 
             options: dict[str, Any] = {"region": self.region} if self.region else {}
-            # the AWS SDKs' own variables (boto3 reads them too): a VPC endpoint, MinIO, moto
-            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            endpoint = s3_endpoint_url()
             if endpoint:
                 scheme, _, host = endpoint.partition("://")
                 options.update(endpoint_override=host or scheme, scheme=scheme if host else "https")

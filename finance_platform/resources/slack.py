@@ -8,13 +8,12 @@ the alert and retries it on its next tick.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Literal
 
 import dagster as dg
 from pydantic import Field
 
-DEFAULT_CHANNEL = "#data-platform-alerts"
+from finance_platform.settings import DEFAULT_SLACK_CHANNEL
 
 Destination = Literal["webhook", "bot", "log"]
 
@@ -39,9 +38,9 @@ class SlackAlertsResource(dg.ConfigurableResource):
     )
     webhook_url: str | None = Field(default=None, description="Explicit webhook URL.")
     bot_token: str | None = Field(default=None, description="Explicit bot token.")
-    channel: str | None = Field(
-        default=None,
-        description="Bot posts go here; default: env SLACK_CHANNEL, else DEFAULT_CHANNEL.",
+    channel: str = Field(
+        default=DEFAULT_SLACK_CHANNEL,
+        description="Bot posts go here (Settings.slack_channel, from SLACK_CHANNEL).",
     )
     timeout_seconds: float = Field(
         default=5.0, description="Give up on one delivery attempt after this long."
@@ -58,7 +57,7 @@ class SlackAlertsResource(dg.ConfigurableResource):
         return self.bot_token or dg.EnvVar(self.bot_token_env).get_value() or None
 
     def _channel(self) -> str:
-        return self.channel or os.environ.get("SLACK_CHANNEL") or DEFAULT_CHANNEL
+        return self.channel
 
     @property
     def destination(self) -> Destination:

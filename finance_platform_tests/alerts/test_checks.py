@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import sys
 import warnings
 
 import dagster as dg
 import pytest
 
+from finance_platform.definitions import build_definitions
 from finance_platform.defs.alerts.checks import (
-    FRESHNESS_RULES,
     FreshnessRule,
     asset_keys_of,
     describe_rule,
     first_run_after,
     freshness_checks,
+    freshness_rules,
 )
-from finance_platform.defs.alerts.sensors import slack_on_asset_check_failure
+from finance_platform.defs.alerts.sensors import build_alert_sensors
 from finance_platform.resources.slack import SlackAlertsResource
+from finance_platform.settings import Settings
 from finance_platform_tests.alerts.conftest import tick
+
+(slack_on_asset_check_failure,) = [
+    s for s in build_alert_sensors(Settings()) if s.name == "slack_on_asset_check_failure"
+]
+
+
+# The rules as the code location builds them, from its own schedules.
+FRESHNESS_RULES = freshness_rules(build_definitions(Settings()).schedules or [])
 
 
 def _check_keys(checks) -> set[dg.AssetCheckKey]:
@@ -33,16 +41,16 @@ def test_freshness_checks_cover_only_tables_that_exist():
         dg.AssetKey("cleaned_customer_base"),
         dg.AssetKey("customer_features"),  # not a freshness target
     ]
-    keys = _check_keys(freshness_checks(present))
+    keys = _check_keys(freshness_checks(present, FRESHNESS_RULES))
     assert {k.asset_key for k in keys} == {
         dg.AssetKey(["market", "curated_quotes"]),
         dg.AssetKey("cleaned_customer_base"),
     }
-    assert freshness_checks([]) == []
+    assert freshness_checks([], FRESHNESS_RULES) == []
 
 
 def test_freshness_checks_are_warnings_with_deadlines():
-    checks = freshness_checks([dg.AssetKey("marketing_targets")])
+    checks = freshness_checks([dg.AssetKey("marketing_targets")], FRESHNESS_RULES)
     (spec,) = [s for c in checks for s in c.check_specs]
     assert spec.asset_key == dg.AssetKey("marketing_targets")
     assert "freshness" in spec.name
@@ -116,20 +124,13 @@ def test_checks_keep_all_dagster_built_but_the_description():
             assert getattr(spec, name) == getattr(built, name), name
 
 
-def test_a_broken_domain_module_fails_the_alerts_instead_of_dropping_their_checks(monkeypatch):
-    import finance_platform.defs as domains
-    import finance_platform.defs.alerts as alerts
+def test_a_missing_domain_fails_the_alerts_instead_of_dropping_their_checks():
+    from finance_platform.defs import alerts, market
 
-    # As if the customers package failed to import (a syntax error, a missing dependency).
-    monkeypatch.delattr(domains, "customers")
-    monkeypatch.setitem(sys.modules, "finance_platform.defs.customers", None)
-    try:
-        with pytest.raises(ImportError):
-            importlib.reload(alerts)
-    finally:
-        monkeypatch.undo()
-        importlib.reload(alerts)
-    assert alerts.FRESHNESS_CHECKS
+    # As if the customers domain were left out: its schedules set the deadlines.
+    settings = Settings()
+    with pytest.raises(KeyError, match="customers_quality_daily"):
+        alerts.build_defs(settings, [market.build_defs(settings)])
 
 
 def test_asset_keys_are_read_without_resolving_definitions():
@@ -142,11 +143,12 @@ def test_asset_keys_are_read_without_resolving_definitions():
 
 def test_code_location_wires_freshness_for_the_domain_tables():
     """Once the market/customer tables exist, their freshness checks and sensor load too."""
-    import finance_platform.definitions as module
     from finance_platform.defs import customers, market
-    from finance_platform.defs.alerts import FRESHNESS_CHECKS
 
-    domain_names = {k.path[-1] for k in asset_keys_of([market.defs, customers.defs])}
+    settings = Settings()
+    defs = build_definitions(settings)
+    domains = [market.build_defs(settings), customers.build_defs(settings)]
+    domain_names = {k.path[-1] for k in asset_keys_of(domains)}
     wanted = {
         "curated_quotes",
         "warehouse_daily_quotes",
@@ -154,11 +156,13 @@ def test_code_location_wires_freshness_for_the_domain_tables():
         "customer_segments",
         "marketing_targets",
     }
-    checked = {k.asset_key.path[-1] for k in _check_keys(FRESHNESS_CHECKS)}
+    checked = {
+        k.asset_key.path[-1]
+        for k in _check_keys(defs.asset_checks or [])
+        if k.name == "freshness_check"
+    }
     assert checked == wanted & domain_names
-    repo = module.defs.get_repository_def()
-    if FRESHNESS_CHECKS:
-        assert repo.has_sensor_def("freshness_checks_sensor")
+    assert defs.get_repository_def().has_sensor_def("freshness_checks_sensor")
 
 
 @pytest.mark.integration
@@ -209,7 +213,7 @@ def test_freshness_sensor_runs_checks_on_the_latest_quotes_partition(instance):
     @dg.asset(partitions_def=quotes_partitions)
     def curated_quotes() -> None: ...
 
-    checks = freshness_checks([curated_quotes.key])
+    checks = freshness_checks([curated_quotes.key], FRESHNESS_RULES)
     (sensor,) = freshness_sensor(checks)
     defs = dg.Definitions(assets=[curated_quotes], asset_checks=checks, sensors=[sensor])
     request = sensor(dg.build_sensor_context(instance=instance, definitions=defs))

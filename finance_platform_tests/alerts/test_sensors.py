@@ -8,24 +8,24 @@ import time
 import dagster as dg
 import pytest
 
-from finance_platform.defs.alerts.sensors import (
-    AlertCursor,
-    slack_on_asset_check_failure,
-    slack_on_run_failure,
-    slack_on_slow_run,
-)
+from finance_platform.defs.alerts.sensors import AlertCursor, build_alert_sensors
 from finance_platform.resources.slack import SlackAlertsResource
+from finance_platform.settings import Settings
 from finance_platform_tests.alerts.conftest import run_ledger, tick
 
 pytestmark = pytest.mark.integration
 
 UI = "https://dagster.bank.example"
 API_KEY = "AVKEY-7Q2P9X"
+# Built for a deployment whose UI is at UI: the links in every alert point there.
+_SENSORS = {s.name: s for s in build_alert_sensors(Settings(dagster_ui_url=UI))}
+slack_on_run_failure = _SENSORS["slack_on_run_failure"]
+slack_on_asset_check_failure = _SENSORS["slack_on_asset_check_failure"]
+slack_on_slow_run = _SENSORS["slack_on_slow_run"]
 
 
 @pytest.fixture(autouse=True)
-def _ui_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FINANCE_DAGSTER_UI_URL", UI)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHAVANTAGE_API_KEY", API_KEY)
 
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from finance_platform.defs.market.partitions import latest_trading_days
+from finance_platform.defs.market.partitions import QuotePartitions
 from finance_platform.sandbox.prices import daily_bars
+from finance_platform.settings import load_settings
 from finance_platform.transforms.trading_calendar import (
     holiday_name,
     is_trading_day,
@@ -51,6 +52,7 @@ from finance_platform_tests.support.services import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+_latest_trading_days = QuotePartitions.from_settings(load_settings()).latest_trading_days
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e" / "market_backfill"
 SYMBOLS = ("IBM", "AAPL")
@@ -71,14 +73,14 @@ def backfill_dates(n: int = TRADING_DAYS, today: dt.date | None = None) -> list[
     around the most recent one (at most ~60 trading days back, so still one compact reply
     per symbol), so the closed-day rule is exercised whatever the date.
     """
-    latest = latest_trading_days(n, today)
+    latest = _latest_trading_days(n, today)
     dates = weekdays(latest[0], latest[-1])
     if any(holiday_name(d) for d in dates):
         return dates
     holiday = dt.date.fromisoformat(latest[0])
     while not holiday_name(holiday):
         holiday -= dt.timedelta(days=1)
-    before = latest_trading_days(n - n // 2, holiday)
+    before = _latest_trading_days(n - n // 2, holiday)
     after = trading_days(holiday + dt.timedelta(days=1), holiday + dt.timedelta(days=21))
     return weekdays(before[0], after[n // 2 - 1].isoformat())
 

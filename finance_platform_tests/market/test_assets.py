@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finance_platform.defs.market import assets as market_assets
-from finance_platform.defs.market.checks import raw_quotes_quality
+from finance_platform.defs import market
 from finance_platform.resources.alpha_vantage import AlphaVantageResource
+from finance_platform.settings import Settings
 from finance_platform_tests.market.replay_server import (
     IBM_COMPACT,
     ReplayServer,
@@ -19,7 +19,8 @@ from finance_platform_tests.market.replay_server import (
 )
 
 PARTITION = "2023-11-10|IBM"
-MARKET = [*market_assets.market_assets, raw_quotes_quality]
+_MARKET_DEFS = market.build_defs(Settings())
+MARKET = [*_MARKET_DEFS.assets, *_MARKET_DEFS.asset_checks]
 
 
 def _client(url: str, key: str = "test-key") -> AlphaVantageResource:
@@ -162,9 +163,9 @@ def test_missing_bar_for_the_partition_day_blocks_downstream(ibm_server, market_
 
 @pytest.mark.integration
 def test_without_a_key_the_sandbox_serves_synthetic_data_and_says_so(market_resources):
-    from finance_platform.defs.market.partitions import latest_trading_days
+    from finance_platform.defs.market.partitions import QuotePartitions
 
-    day = latest_trading_days(1)[0]
+    day = QuotePartitions.from_settings(Settings()).latest_trading_days(1)[0]
     resources = {**market_resources, "alpha_vantage": AlphaVantageResource()}
     result = _materialize(resources, f"{day}|AAPL")
     assert result.success

@@ -12,16 +12,23 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finance_platform.defs.market.partitions import latest_trading_days, quote_partitions
-from finance_platform.defs.market.schedules import market_quotes_after_close
+from finance_platform.definitions import build_definitions
+from finance_platform.defs.market.partitions import QuotePartitions
+from finance_platform.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
+SETTINGS = Settings()  # the local defaults, built in-process
+PARTITIONS = QuotePartitions.from_settings(SETTINGS)
+quote_partitions = PARTITIONS.definition
+latest_trading_days = PARTITIONS.latest_trading_days
 
 
-def _repo():
-    from finance_platform.definitions import defs
+def _repo(settings: Settings = SETTINGS) -> dg.RepositoryDefinition:
+    return build_definitions(settings).get_repository_def()
 
-    return defs.get_repository_def()
+
+def _after_close(settings: Settings = SETTINGS) -> dg.ScheduleDefinition:
+    return _repo(settings).get_schedule_def("market_quotes_after_close")
 
 
 def test_assets_keys_group_and_partitions():
@@ -44,9 +51,12 @@ def test_every_rule_of_the_suite_is_named_by_the_one_partitioned_check_on_raw_qu
     graph = _repo().asset_graph
     keys = [k for k in graph.asset_check_keys if k.asset_key == dg.AssetKey("raw_quotes")]
     assert [k.name for k in keys] == ["stock_data_suite"]
-    from finance_platform.defs.market.checks import raw_quotes_quality
-
-    (node,) = raw_quotes_quality.check_specs
+    (node,) = [
+        spec
+        for c in build_definitions(SETTINGS).asset_checks or []
+        for spec in c.check_specs
+        if spec.asset_key == dg.AssetKey("raw_quotes")
+    ]
     assert node.blocking and node.partitions_def is not None
     for rule in ("high_non_negative", "trade_date_not_null", "row_count_between_1_and_10000"):
         assert f"`{rule}`" in node.description
@@ -66,13 +76,43 @@ def test_schedule_requests_every_symbol_after_the_close_and_skips_holidays():
     ctx = dg.build_schedule_context(
         scheduled_execution_time=dt.datetime(2023, 11, 10, 17, 30, tzinfo=dt.UTC)
     )
-    requests = market_quotes_after_close(ctx)
+    requests = _after_close()(ctx)
     assert [r.partition_key for r in requests][:2] == ["2023-11-10|IBM", "2023-11-10|AAPL"]
     assert len(requests) == 5
     holiday = dg.build_schedule_context(
         scheduled_execution_time=dt.datetime(2023, 11, 23, 17, 30, tzinfo=dt.UTC)
     )
-    assert isinstance(market_quotes_after_close(holiday), dg.SkipReason)
+    assert isinstance(_after_close()(holiday), dg.SkipReason)
+
+
+def test_other_symbols_and_start_are_one_answer_for_every_market_definition():
+    """Built in-process from other settings: partitions, job, schedule and plan order agree."""
+    settings = Settings(symbols=("TSLA", "IBM"), quotes_start=dt.date(2023, 11, 1))
+    repo = _repo(settings)
+    partitions = QuotePartitions.from_settings(settings)
+    for name in ("raw_quotes", "curated_quotes", "warehouse_daily_quotes"):
+        assert repo.asset_graph.get(dg.AssetKey(name)).partitions_def == partitions.definition
+    assert repo.get_job("market_quotes_job").partitions_def == partitions.definition
+    (check,) = [
+        c
+        for c in build_definitions(settings).asset_checks or []
+        if c.node_def.name == "raw_quotes_quality"
+    ]
+    assert next(iter(check.check_specs)).partitions_def == partitions.definition
+    assert partitions.definition.has_partition_key("2023-11-10|TSLA")
+    assert not partitions.definition.has_partition_key("2023-10-31|TSLA")  # before the start
+    ctx = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2023, 11, 10, 17, 30, tzinfo=dt.UTC)
+    )
+    requests = _after_close(settings)(ctx)
+    assert [r.partition_key for r in requests] == ["2023-11-10|TSLA", "2023-11-10|IBM"]
+    keys = ["2023-11-10|IBM", "2023-11-09|TSLA", "2023-11-10|TSLA"]
+    assert list(partitions.dates_by_symbol(keys)) == ["TSLA", "IBM"]
+    assert partitions.latest_trading_days(10, dt.date(2023, 11, 3)) == [
+        "2023-11-01",
+        "2023-11-02",
+        "2023-11-03",
+    ]
 
 
 @pytest.mark.slow

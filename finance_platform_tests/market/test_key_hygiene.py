@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from finance_platform.defs.market import assets as market_assets
-from finance_platform.defs.market.checks import raw_quotes_quality
+from finance_platform.defs import market
 from finance_platform.resources.alpha_vantage import AlphaVantageResource
+from finance_platform.settings import Settings
 from finance_platform_tests.market.replay_server import (
     ERROR_MESSAGE,
     IBM_COMPACT,
@@ -18,6 +18,7 @@ from finance_platform_tests.market.replay_server import (
     Reply,
 )
 
+_MARKET_DEFS = market.build_defs(Settings())
 KEY = "CANARY-KEY-7d1f0a9b"
 
 
@@ -48,7 +49,7 @@ def test_key_never_leaks(
             ),
         }
         result = dg.materialize(
-            [*market_assets.market_assets, raw_quotes_quality],
+            [*_MARKET_DEFS.assets, *_MARKET_DEFS.asset_checks],
             resources=resources,
             partition_key="2023-11-10|IBM",
             instance=instance,

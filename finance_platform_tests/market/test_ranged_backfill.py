@@ -13,15 +13,16 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from finance_platform.defs.market import assets as market_assets
-from finance_platform.defs.market.checks import raw_quotes_quality
+from finance_platform.defs import market
 from finance_platform.resources.alpha_vantage import AlphaVantageResource
 from finance_platform.sandbox.server import SandboxServer
+from finance_platform.settings import Settings
 from finance_platform.transforms.trading_calendar import trading_days
 
 pytestmark = pytest.mark.integration
 
-MARKET = [*market_assets.market_assets, raw_quotes_quality]
+_MARKET_DEFS = market.build_defs(Settings())
+MARKET = [*_MARKET_DEFS.assets, *_MARKET_DEFS.asset_checks]
 AS_OF = dt.date(2024, 6, 28)
 FIRST, LAST = "2024-06-03", "2024-06-28"  # 20 weekday partitions, Juneteenth closed
 SYMBOLS = ("IBM", "AAPL")

@@ -279,10 +279,13 @@ def test_without_a_key_the_local_sandbox_is_started_and_flagged_synthetic():
 
 
 def test_data_source_tags_say_synthetic_without_a_key():
-    assert av.data_source_tags({}) == {"finance/data_source": "synthetic-sandbox"}
-    assert av.data_source_tags({"ALPHAVANTAGE_API_KEY": "x"}) == {
-        "finance/data_source": "alphavantage"
-    }
+    from finance_platform.settings import load_settings
+
+    assert av.data_source_tags(load_settings({})) == {"finance/data_source": "synthetic-sandbox"}
+    for environ in ({"ALPHAVANTAGE_API_KEY": "x"}, {"FINANCE_ENV": "prod"}):
+        assert av.data_source_tags(load_settings(environ)) == {
+            "finance/data_source": "alphavantage"
+        }
 
 
 def test_production_key_comes_from_secrets_manager(monkeypatch):
@@ -334,9 +337,12 @@ def test_state_file_shares_spacing_and_daily_count_across_processes(tmp_path):
 def test_local_resource_with_a_key_shares_limits_through_dagster_home(monkeypatch, tmp_path):
     monkeypatch.setenv("ALPHAVANTAGE_API_KEY", "k")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    assert av.build_alpha_vantage("local").limiter_state_dir == f"{tmp_path}/alpha_vantage_limits"
+    from finance_platform.settings import load_settings
+
+    resource = av.build_alpha_vantage(load_settings())
+    assert resource.limiter_state_dir == f"{tmp_path}/alpha_vantage_limits"
     monkeypatch.delenv("ALPHAVANTAGE_API_KEY")
-    assert av.build_alpha_vantage("local").limiter_state_dir is None  # sandbox: per process
+    assert av.build_alpha_vantage(load_settings()).limiter_state_dir is None  # sandbox: per process
 
 
 @pytest.mark.integration

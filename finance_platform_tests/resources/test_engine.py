@@ -25,21 +25,21 @@ ENGINE_CLASSES = {
 @pytest.mark.parametrize("engine", sorted(ENGINE_CLASSES))
 def test_finance_engine_selects_the_engine_resource(engine, monkeypatch):
     monkeypatch.setenv("FINANCE_ENGINE", engine)  # the user's switch
-    chosen = build_resources()[CUSTOMER_ENGINE]
+    chosen = build_resources(load_settings())[CUSTOMER_ENGINE]
     assert type(chosen) is ENGINE_CLASSES[engine]
     assert chosen.name == engine
     assert chosen.kind == ("duckdb" if engine == "local" else "spark")
 
 
 def test_no_engine_setting_means_the_local_duckdb_engine_within_4_gb():
-    chosen = build_resources()[CUSTOMER_ENGINE]
+    chosen = build_resources(load_settings())[CUSTOMER_ENGINE]
     assert isinstance(chosen, LocalEngine)
     assert chosen.memory_bytes == 4 * 1024**3
 
 
 def test_finance_local_memory_sets_the_local_engines_budget(monkeypatch):
     monkeypatch.setenv("FINANCE_LOCAL_MEMORY", "1.5GB")
-    assert build_resources()[CUSTOMER_ENGINE].memory_bytes == int(1.5 * 1024**3)
+    assert build_resources(load_settings())[CUSTOMER_ENGINE].memory_bytes == int(1.5 * 1024**3)
     monkeypatch.setenv("FINANCE_LOCAL_MEMORY", "lots")
     with pytest.raises(ConfigError, match="FINANCE_LOCAL_MEMORY"):
         load_settings()
@@ -76,18 +76,13 @@ def test_a_launcher_for_another_engine_is_refused():
 
 
 @pytest.mark.parametrize(("engine", "kind"), [("local", "duckdb"), ("spark", "spark")])
-def test_customer_kinds_follow_the_configured_engine(engine, kind, monkeypatch):
-    import importlib
+def test_customer_kinds_follow_the_configured_engine(engine, kind):
+    from finance_platform.definitions import build_definitions
 
-    import finance_platform.definitions as module
-
-    monkeypatch.setenv("FINANCE_ENGINE", engine)
-    defs = importlib.reload(module).defs
+    defs = build_definitions(Settings(engine=engine))
     graph = defs.resolve_asset_graph()
     kinds = {k.to_user_string(): graph.get(k).kinds for k in graph.get_all_asset_keys()}
     assert kinds["customer_segments"] == {"parquet", kind}
     assert kinds["cleaned_customer_base"] == {"parquet", kind}
     assert kinds["raw_customer_base"] == {"csv", "s3"}
     assert "spark" not in kinds["curated_quotes"]  # quotes stay local whatever the engine
-    monkeypatch.delenv("FINANCE_ENGINE")
-    importlib.reload(module)  # leave the module as the test environment builds it

@@ -79,12 +79,19 @@ def test_bot_token_posts_through_dagster_slack(slack_api, monkeypatch):
 
 
 def test_bot_channel_comes_from_slack_channel_else_the_default(slack_api, monkeypatch):
+    from finance_platform.resources import build_resources
+    from finance_platform.settings import load_settings
+
+    def slack() -> SlackAlertsResource:
+        built = build_resources(load_settings())["slack"]
+        return SlackAlertsResource(channel=built.channel, slack_api_url=url)
+
     url, calls = slack_api
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
     monkeypatch.delenv("SLACK_CHANNEL", raising=False)
-    SlackAlertsResource(slack_api_url=url).send("first")
+    slack().send("first")
     monkeypatch.setenv("SLACK_CHANNEL", "#risk-data")
-    SlackAlertsResource(slack_api_url=url).send("second")
+    slack().send("second")
     assert "data-platform-alerts" in calls[0]["body"]
     assert "risk-data" in calls[1]["body"] and "data-platform-alerts" not in calls[1]["body"]
 

@@ -2,8 +2,8 @@
 
 A stale table fails a WARN check, which ``slack_on_asset_check_failure`` reports like any
 other failed check. Each deadline is the first run of the quality monitoring schedule
-after the schedule that loads the table, both read from where the schedules are defined,
-so moving a schedule moves its deadline. The checks are built only for assets that exist
+after the schedule that loads the table, both taken from the domains' definitions, so
+moving a schedule moves its deadline. The checks are built only for assets that exist
 in the domains' definitions.
 """
 
@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-
-from finance_platform.defs.customers.schedules import SCHEDULES as CUSTOMER_SCHEDULES
-from finance_platform.defs.market.schedules import market_quotes_after_close
 
 EVERY_DAY = frozenset(range(7))  # cron weekdays, 0 = Sunday
 # A Monday in winter and one in summer time: a deadline must not depend on the season.
@@ -121,50 +118,47 @@ def first_run_after(load: dg.ScheduleDefinition, check: dg.ScheduleDefinition) -
     return f"{check_minute} {check_hour} * * {_weekday_field(per_season.pop())}"
 
 
-def _customer_schedule(name: str) -> dg.ScheduleDefinition:
-    by_name = {s.name: s for s in CUSTOMER_SCHEDULES}
-    if name not in by_name:
-        raise KeyError(
-            f"freshness rules need the customer schedule {name!r}; have {sorted(by_name)}"
-        )
-    return by_name[name]
-
-
 # Freshness is part of the daily quality monitoring, so it is judged when that runs.
-QUALITY_MONITORING = _customer_schedule("customers_quality_daily")
+QUALITY_MONITORING = "customers_quality_daily"
 _DAY, _WEEK = dt.timedelta(hours=24), dt.timedelta(days=7)
-
 # (schedule that loads the tables, tables, how recent, why). Last-update freshness looks at
 # the newest materialization of any partition: for quotes, the latest date|symbol loaded.
-FRESHNESS_RULES: tuple[FreshnessRule, ...] = tuple(
-    FreshnessRule.checked_after(load, QUALITY_MONITORING, names=names, within=within, why=why)
-    for load, names, within, why in (
-        (
-            market_quotes_after_close,
-            ("curated_quotes", "warehouse_daily_quotes"),
-            _DAY,
-            "daily quotes load after each trading day",
-        ),
-        (
-            _customer_schedule("customers_cleaning_daily"),
-            ("cleaned_customer_base",),
-            _DAY,
-            "daily cleaning of the customer files",
-        ),
-        (
-            _customer_schedule("customers_segmentation_weekly"),
-            ("customer_segments",),
-            _WEEK,
-            "weekly segmentation",
-        ),
-        (
-            _customer_schedule("customers_marketing_weekly"),
-            ("marketing_targets",),
-            _WEEK,
-            "weekly marketing targets",
-        ),
-    )
+_LOADS: tuple[tuple[str, tuple[str, ...], dt.timedelta, str], ...] = (
+    (
+        "market_quotes_after_close",
+        ("curated_quotes", "warehouse_daily_quotes"),
+        _DAY,
+        "daily quotes load after each trading day",
+    ),
+    (
+        "customers_cleaning_daily",
+        ("cleaned_customer_base",),
+        _DAY,
+        "daily cleaning of the customer files",
+    ),
+    ("customers_segmentation_weekly", ("customer_segments",), _WEEK, "weekly segmentation"),
+    ("customers_marketing_weekly", ("marketing_targets",), _WEEK, "weekly marketing targets"),
 )
+
+
+def freshness_rules(schedules: Iterable[dg.ScheduleDefinition]) -> tuple[FreshnessRule, ...]:
+    """The rules, their deadlines read from ``schedules`` (the domains' own definitions).
+
+    A schedule a rule needs that is missing fails here, naming it: silently building no
+    freshness check would leave a stale table unreported.
+    """
+    by_name = {s.name: s for s in schedules}
+
+    def schedule(name: str) -> dg.ScheduleDefinition:
+        if name not in by_name:
+            raise KeyError(f"freshness rules need the schedule {name!r}; have {sorted(by_name)}")
+        return by_name[name]
+
+    checked_by = schedule(QUALITY_MONITORING)
+    return tuple(
+        FreshnessRule.checked_after(schedule(load), checked_by, names=names, within=within, why=why)
+        for load, names, within, why in _LOADS
+    )
 
 
 def asset_keys_of(definitions: Iterable[dg.Definitions]) -> set[dg.AssetKey]:
@@ -180,7 +174,7 @@ def asset_keys_of(definitions: Iterable[dg.Definitions]) -> set[dg.AssetKey]:
 
 
 def freshness_checks(
-    available: Iterable[dg.AssetKey], rules: Iterable[FreshnessRule] = FRESHNESS_RULES
+    available: Iterable[dg.AssetKey], rules: Iterable[FreshnessRule]
 ) -> list[dg.AssetChecksDefinition]:
     """One last-update freshness check per rule, for the rule's assets that exist."""
     by_name: dict[str, list[dg.AssetKey]] = {}

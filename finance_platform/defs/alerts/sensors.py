@@ -45,7 +45,7 @@ from finance_platform.resources.metrics import (
     run_duration,
 )
 from finance_platform.resources.slack import SlackAlertsResource
-from finance_platform.settings import load_settings
+from finance_platform.settings import Settings
 
 # Run-time rules from the user's monitoring plan.
 SLOW_RUN_RATIO = 1.5  # notice when a run takes more than 150% of its recent median
@@ -205,39 +205,47 @@ def _result(
 RunAlerts = Callable[[dg.SensorEvaluationContext, FinishedRun, AlertCursor, str], list[str]]
 
 
-def slack_alert_sensor(
-    *,
-    name: str,
-    description: str,
-    watches: Sequence[dg.DagsterEventType],
-    alerts_for_run: RunAlerts,
-    what: str,
-    digest_what: str,
-) -> dg.SensorDefinition:
-    """A sensor that reads each run reaching a ``watches`` status once and sends its alerts.
+@dataclass(frozen=True)
+class SlackAlert:
+    """One Slack sensor: which run statuses it watches and what it says about each run.
 
-    Flow per tick: cursor -> new finished runs -> ``alerts_for_run`` each -> at most
-    MESSAGES_PER_TICK messages (the rest as one digest of ``digest_what``) -> Slack, with
-    what Slack did not take kept in the cursor for the next tick.
+    ``what`` names the alerts in the tick's summary, ``digest_what`` the runs in the digest
+    that stands for what exceeds MESSAGES_PER_TICK.
+    """
+
+    name: str
+    description: str
+    watches: Sequence[dg.DagsterEventType]
+    alerts_for_run: RunAlerts
+    what: str
+    digest_what: str
+
+
+def slack_alert_sensor(alert: SlackAlert, ui_base_url: str) -> dg.SensorDefinition:
+    """A sensor that reads each run reaching an ``alert.watches`` status once and alerts.
+
+    Flow per tick: cursor -> new finished runs -> ``alert.alerts_for_run`` each -> at most
+    MESSAGES_PER_TICK messages (the rest as one digest) -> Slack, with what Slack did not
+    take kept in the cursor for the next tick. Links point at ``ui_base_url``.
     """
 
     @dg.sensor(
-        name=name,
-        description=description,
+        name=alert.name,
+        description=alert.description,
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext, slack: SlackAlertsResource) -> dg.SensorResult:
-        cursor = _start_cursor(context, watches)
-        ui = load_settings().dagster_ui_url
+        cursor = _start_cursor(context, alert.watches)
         found: list[tuple[str, str]] = []
-        for run in finished_runs(context.instance, cursor.after or 0, watches):
-            found += [(run.run_id, text) for text in alerts_for_run(context, run, cursor, ui)]
+        for run in finished_runs(context.instance, cursor.after or 0, alert.watches):
+            texts = alert.alerts_for_run(context, run, cursor, ui_base_url)
+            found += [(run.run_id, text) for text in texts]
             cursor.after = run.storage_id
-        alerts = cap_alerts(found, digest_what, ui)
+        alerts = cap_alerts(found, alert.digest_what, ui_base_url)
         sent, pending = deliver(slack, cursor, alerts, context.log)
         first = alerts[0] if alerts else ""
-        return _result(cursor, what, len(found), sent, pending, slack.destination, first)
+        return _result(cursor, alert.what, len(found), sent, pending, slack.destination, first)
 
     return _sensor
 
@@ -323,7 +331,7 @@ def _run_failure_alerts(
         ]
 
 
-slack_on_run_failure = slack_alert_sensor(
+RUN_FAILURE = SlackAlert(
     name="slack_on_run_failure",
     description="Slack alert for every failed run of any job: job, run, failed steps, "
     "one-line error (secrets and customer data removed), link to the run.",
@@ -398,7 +406,7 @@ def _check_alerts(
     return texts
 
 
-slack_on_asset_check_failure = slack_alert_sensor(
+CHECK_FAILURE = SlackAlert(
     name="slack_on_asset_check_failure",
     description="Slack alert per run summarising its failed asset checks (ERROR/WARN, observed "
     "value, threshold), freshness included; each failure once; a note when a check recovers.",
@@ -462,7 +470,7 @@ def _slow_run_alerts(
     return [notice] if notice else []
 
 
-slack_on_slow_run = slack_alert_sensor(
+SLOW_RUN = SlackAlert(
     name="slack_on_slow_run",
     description="Slack notice when a successful run takes more than 150% of the median "
     "duration of its job's last 10 successful runs (needs 3 to compare).",
@@ -535,9 +543,10 @@ def cloudwatch_run_metrics(
     return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor.dump())
 
 
-ALERT_SENSORS = [
-    slack_on_run_failure,
-    slack_on_asset_check_failure,
-    slack_on_slow_run,
-    cloudwatch_run_metrics,
-]
+SLACK_ALERTS = (RUN_FAILURE, CHECK_FAILURE, SLOW_RUN)
+
+
+def build_alert_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    """The Slack sensors, linking runs at ``settings.dagster_ui_url``, and the metrics sensor."""
+    slack = [slack_alert_sensor(alert, settings.dagster_ui_url) for alert in SLACK_ALERTS]
+    return [*slack, cloudwatch_run_metrics]

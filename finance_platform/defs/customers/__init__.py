@@ -6,13 +6,15 @@ from finance_platform.defs.customers.assets import assets_on
 from finance_platform.defs.customers.checks import CHECKS
 from finance_platform.defs.customers.schedules import JOBS, SCHEDULES
 from finance_platform.defs.customers.sensors import SENSORS
-from finance_platform.resources.engine import LocalEngine
+from finance_platform.resources.engine import engine_kind
+from finance_platform.settings import Settings
 
 
-def build_defs(engine_kind: str = LocalEngine.kind) -> dg.Definitions:
-    """The domain's definitions, its engine-built assets showing ``engine_kind``."""
+def build_defs(settings: Settings) -> dg.Definitions:
+    """The domain's definitions, its engine-built assets showing the kind of
+    ``settings.engine`` (``duckdb`` or ``spark``)."""
     return dg.Definitions(
-        assets=assets_on(engine_kind),
+        assets=assets_on(engine_kind(settings.engine)),
         asset_checks=CHECKS,
         jobs=JOBS,
         schedules=SCHEDULES,
@@ -20,4 +22,6 @@ def build_defs(engine_kind: str = LocalEngine.kind) -> dg.Definitions:
     )
 
 
-defs = build_defs()
+# The domain at the default settings (the local engine; no environment read), for tests and
+# tools that look at this domain alone. The code location builds its own from its settings.
+defs = build_defs(Settings())

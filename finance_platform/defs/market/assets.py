@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from finance_platform.defs.market.partitions import (
+    QuotePartitions,
     next_partition_date,
     quote_backfill_policy,
-    quote_partitions,
-    run_dates_by_symbol,
     split_key,
 )
 from finance_platform.defs.market.raw_store import (
@@ -38,7 +37,7 @@ from finance_platform.resources.alpha_vantage import (
 )
 from finance_platform.resources.lake import LakeResource
 from finance_platform.resources.warehouse import KeyRange, TableSpec, WarehouseResource
-from finance_platform.settings import load_settings
+from finance_platform.settings import Settings
 from finance_platform.transforms import quotes as qt
 from finance_platform.transforms.trading_calendar import (
     market_closed_reason,
@@ -204,35 +203,14 @@ def _describe_plan(plans: list[SymbolFetch]) -> str:
     return "; ".join(parts)
 
 
-@dg.asset(
-    key="raw_quotes",
-    group_name=GROUP,
-    partitions_def=quote_partitions,
-    backfill_policy=quote_backfill_policy,
-    description=(
-        "Alpha Vantage TIME_SERIES_DAILY replies as received. A run over any range of days makes "
-        "ONE request per symbol (compact if every day it needs is among the latest 100 bars, "
-        "else full) for the days the lake does not hold yet; market-closed days make none. Each "
-        f"reply is stored once under `<lake>/{RAW_DIR}/replies/symbol=<S>/sha256=<h>.json`; "
-        f"`<lake>/{RAW_DIR}/index/symbol=<S>/date=<D>.json` records which reply holds each "
-        "(day, symbol). The day's quota is planned before any request: work that needs more calls "
-        "than are left fetches what fits and stops with a clear failure (re-run the next day to "
-        "resume). Without an API key the data is SYNTHETIC (local sandbox)."
-    ),
-    owners=OWNERS,
-    kinds={"s3", "json", "python"},  # raw replies live in the lake (S3 in production)
-    tags={"layer": "raw"},
-    code_version="2",
-    pool="alpha_vantage",
-    metadata={"lake_path": f"{RAW_DIR}/replies/symbol=<S>/sha256=<h>.json"},
-)
-def raw_quotes(
+def load_raw_quotes(
     context: dg.AssetExecutionContext,
     config: RawQuotesConfig,
     alpha_vantage: AlphaVantageResource,
     lake: LakeResource,
+    targets: dict[str, list[str]],
 ) -> dg.MaterializeResult:
-    targets = run_dates_by_symbol(context)
+    """raw_quotes' step: ``targets`` is the run's ``{symbol: [days]}``."""
     index = {symbol: read_index(lake, symbol, dates) for symbol, dates in targets.items()}
     plans = [
         plan_symbol_fetch(symbol, dates, covered_dates(index[symbol]), config.outputsize)
@@ -432,27 +410,12 @@ CURATED_SCHEMA = dg.TableSchema(
 )
 
 
-@dg.asset(
-    key="curated_quotes",
-    group_name=GROUP,
-    partitions_def=quote_partitions,
-    backfill_policy=quote_backfill_policy,
-    deps=["raw_quotes"],
-    description=(
-        "Each (day D, symbol S) partition's own daily bar, typed and de-duplicated, as Parquet "
-        f"under `<lake>/{CURATED_DIR}/symbol=<S>/trade_date=<D>/`; a range is one pass and one "
-        "write. Built only from raw replies that passed the blocking quality checks. "
-        "Market-closed days hold zero rows."
-    ),
-    owners=OWNERS,
-    kinds={"parquet", "pandas"},
-    tags={"layer": "cleaned"},
-    code_version="2",
-)
-def curated_quotes(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def curate_quotes(
+    context: dg.AssetExecutionContext, lake: LakeResource, targets: dict[str, list[str]]
+) -> dg.MaterializeResult:
+    """curated_quotes' step: ``targets`` is the run's ``{symbol: [days]}``."""
     import pandas as pd
 
-    targets = run_dates_by_symbol(context)
     replies = ReplyBars(lake)
     now = dt.datetime.now(dt.UTC)
     frames, missing, sources = [], [], set()
@@ -537,31 +500,15 @@ def key_ranges(targets: dict[str, list[str]]) -> list[KeyRange]:
     return out
 
 
-@dg.asset(
-    key="warehouse_daily_quotes",
-    group_name=GROUP,
-    partitions_def=quote_partitions,
-    backfill_policy=quote_backfill_policy,
-    deps=["curated_quotes"],
-    description=(
-        f"Loads the run's curated partitions into the warehouse table `{WAREHOUSE_TABLE}` (DuckDB "
-        "locally, Redshift Serverless in production via COPY into a staging table). A run, one "
-        "partition or a whole range, replaces exactly its (symbol, day) rows in ONE "
-        "transaction: re-running any range never duplicates or drops a row."
-    ),
-    owners=OWNERS,
-    kinds={"redshift" if load_settings().env == "prod" else "duckdb", "sql"},
-    tags={"layer": "warehouse"},
-    code_version="2",
-    pool="warehouse",
-    metadata={"table": WAREHOUSE_TABLE},
-)
-def warehouse_daily_quotes(
-    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+def load_warehouse_quotes(
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    targets: dict[str, list[str]],
 ) -> dg.MaterializeResult:
+    """warehouse_daily_quotes' step: ``targets`` is the run's ``{symbol: [days]}``."""
     import pandas as pd
 
-    targets = run_dates_by_symbol(context)
     frames, missing = [], []
     for symbol, dates in targets.items():
         trading = [d for d in dates if not market_closed_reason(d, symbol=symbol)]
@@ -655,4 +602,92 @@ WAREHOUSE_LINEAGE = dg.TableColumnLineage(
     }
 )
 
-market_assets = [raw_quotes, curated_quotes, warehouse_daily_quotes]
+
+RAW_QUOTES_DESCRIPTION = (
+    "Alpha Vantage TIME_SERIES_DAILY replies as received. A run over any range of days makes "
+    "ONE request per symbol (compact if every day it needs is among the latest 100 bars, "
+    "else full) for the days the lake does not hold yet; market-closed days make none. Each "
+    f"reply is stored once under `<lake>/{RAW_DIR}/replies/symbol=<S>/sha256=<h>.json`; "
+    f"`<lake>/{RAW_DIR}/index/symbol=<S>/date=<D>.json` records which reply holds each "
+    "(day, symbol). The day's quota is planned before any request: work that needs more calls "
+    "than are left fetches what fits and stops with a clear failure (re-run the next day to "
+    "resume). Without an API key the data is SYNTHETIC (local sandbox)."
+)
+CURATED_QUOTES_DESCRIPTION = (
+    "Each (day D, symbol S) partition's own daily bar, typed and de-duplicated, as Parquet "
+    f"under `<lake>/{CURATED_DIR}/symbol=<S>/trade_date=<D>/`; a range is one pass and one "
+    "write. Built only from raw replies that passed the blocking quality checks. "
+    "Market-closed days hold zero rows."
+)
+WAREHOUSE_QUOTES_DESCRIPTION = (
+    f"Loads the run's curated partitions into the warehouse table `{WAREHOUSE_TABLE}` (DuckDB "
+    "locally, Redshift Serverless in production via COPY into a staging table). A run, one "
+    "partition or a whole range, replaces exactly its (symbol, day) rows in ONE "
+    "transaction: re-running any range never duplicates or drops a row."
+)
+
+
+def build_market_assets(
+    partitions: QuotePartitions, settings: Settings
+) -> list[dg.AssetsDefinition]:
+    """raw_quotes -> curated_quotes -> warehouse_daily_quotes on ``partitions``.
+
+    Every run is planned by symbol in ``partitions``' order; the warehouse shows the kind of
+    the warehouse ``settings`` picks (DuckDB locally, Redshift in production).
+    """
+    shared: dict[str, Any] = {
+        "group_name": GROUP,
+        "owners": OWNERS,
+        "partitions_def": partitions.definition,
+        "backfill_policy": quote_backfill_policy,
+        "code_version": "2",
+    }
+
+    @dg.asset(
+        key="raw_quotes",
+        description=RAW_QUOTES_DESCRIPTION,
+        kinds={"s3", "json", "python"},  # raw replies live in the lake (S3 in production)
+        tags={"layer": "raw"},
+        pool="alpha_vantage",
+        metadata={"lake_path": f"{RAW_DIR}/replies/symbol=<S>/sha256=<h>.json"},
+        **shared,
+    )
+    def raw_quotes(
+        context: dg.AssetExecutionContext,
+        config: RawQuotesConfig,
+        alpha_vantage: AlphaVantageResource,
+        lake: LakeResource,
+    ) -> dg.MaterializeResult:
+        targets = partitions.run_dates_by_symbol(context)
+        return load_raw_quotes(context, config, alpha_vantage, lake, targets)
+
+    @dg.asset(
+        key="curated_quotes",
+        deps=["raw_quotes"],
+        description=CURATED_QUOTES_DESCRIPTION,
+        kinds={"parquet", "pandas"},
+        tags={"layer": "cleaned"},
+        **shared,
+    )
+    def curated_quotes(
+        context: dg.AssetExecutionContext, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        return curate_quotes(context, lake, partitions.run_dates_by_symbol(context))
+
+    @dg.asset(
+        key="warehouse_daily_quotes",
+        deps=["curated_quotes"],
+        description=WAREHOUSE_QUOTES_DESCRIPTION,
+        kinds={"duckdb" if settings.is_local else "redshift", "sql"},
+        tags={"layer": "warehouse"},
+        pool="warehouse",
+        metadata={"table": WAREHOUSE_TABLE},
+        **shared,
+    )
+    def warehouse_daily_quotes(
+        context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        targets = partitions.run_dates_by_symbol(context)
+        return load_warehouse_quotes(context, lake, warehouse, targets)
+
+    return [raw_quotes, curated_quotes, warehouse_daily_quotes]

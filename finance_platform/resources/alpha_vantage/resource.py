@@ -13,7 +13,6 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -40,12 +39,7 @@ from finance_platform.resources.alpha_vantage.sources import (
     local_sandbox_url,
     read_api_key_secret,
 )
-from finance_platform.settings import (
-    OFFICIAL_ALPHAVANTAGE_URL,
-    AlphaVantageSettings,
-    get_env,
-    load_alpha_vantage_settings,
-)
+from finance_platform.settings import OFFICIAL_ALPHAVANTAGE_URL, Settings
 
 SANDBOX_HEADER = "X-Finance-Sandbox"
 SYNTHETIC_NOTICE = (
@@ -370,32 +364,29 @@ def reset_process_state() -> None:
     forget_secrets()
 
 
-def data_source_tags(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Run tags saying where quotes come from, decided by whether a key source is configured.
+def data_source_tags(settings: Settings) -> dict[str, str]:
+    """Run tags saying where quotes come from: Alpha Vantage, or the sandbox's synthetic data.
 
-    ``env`` is the environment to judge (default the process's). Only the *presence* of
-    ``ALPHAVANTAGE_API_KEY`` counts (never its value); production (``FINANCE_ENV=prod``)
-    reads the key from Secrets Manager.
+    Decided by ``settings.quotes_are_real``: whether a key source is configured (only the
+    *presence* of ``ALPHAVANTAGE_API_KEY`` counts, never its value; production reads the
+    key from Secrets Manager).
     """
-    real = load_alpha_vantage_settings(env).key_is_set or get_env(env) == "prod"
-    return {DATA_SOURCE_TAG: "alphavantage" if real else "synthetic-sandbox"}
+    return {DATA_SOURCE_TAG: "alphavantage" if settings.quotes_are_real else "synthetic-sandbox"}
 
 
-def build_alpha_vantage(
-    env: str, aws_region: str | None = None, settings: AlphaVantageSettings | None = None
-) -> AlphaVantageResource:
-    """The resource for ``env``: key from ``ALPHAVANTAGE_API_KEY`` or Secrets Manager (prod).
+def build_alpha_vantage(settings: Settings) -> AlphaVantageResource:
+    """The resource for ``settings.env``: key from ``ALPHAVANTAGE_API_KEY`` or Secrets Manager.
 
     Locally, no key set means the local sandbox (synthetic data). The key itself is passed
     as ``dg.EnvVar`` so Dagster resolves it at run time and it is never stored or printed;
-    ``settings`` only says whether it is set (default: read from the environment).
+    ``settings.alpha_vantage`` only says whether it is set.
     """
-    s = settings or load_alpha_vantage_settings()
-    if env == "prod":
+    s = settings.alpha_vantage
+    if not settings.is_local:
         return AlphaVantageResource(
             base_url=s.base_url,
             api_key_secret_id=s.secret_id,
-            aws_region=aws_region,
+            aws_region=settings.aws_region,
             plan=s.plan,
         )
     return AlphaVantageResource(
