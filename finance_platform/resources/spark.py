@@ -342,11 +342,6 @@ class SparkJobLauncher(dg.ConfigurableResource):
         raise dg.Failure(description=f"engine {self.engine!r} is not a Spark engine")
 
     def _run_local(self, context, spec, extras, settings, keys):
-        from dagster._core.pipes.utils import (
-            PipesTempFileContextInjector,
-            PipesTempFileMessageReader,
-        )
-
         extras = {
             **extras,
             "spark_mode": "local",
@@ -357,8 +352,8 @@ class SparkJobLauncher(dg.ConfigurableResource):
         command = [sys.executable, "-m", "finance_platform.spark_jobs.run", spec.name]
         with dg.open_pipes_session(
             context=context,
-            context_injector=PipesTempFileContextInjector(),
-            message_reader=PipesTempFileMessageReader(),
+            context_injector=dg.PipesTempFileContextInjector(),
+            message_reader=dg.PipesTempFileMessageReader(),
             extras=extras,
         ) as session:
             env = {**os.environ, **session.get_bootstrap_env_vars()}

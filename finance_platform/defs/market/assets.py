@@ -142,7 +142,11 @@ def _md_table(frame: "pd.DataFrame", columns: list[str]) -> str:
 
 
 def price_chart_markdown(bars: "pd.DataFrame", symbol: str, highlight: str, days: int = 60) -> str:
-    """A small PNG line chart of recent closes (base64 Markdown image); text if it cannot draw."""
+    """A small PNG line chart of recent closes (base64 Markdown image).
+
+    If matplotlib cannot draw it, a text sparkline that names the error instead: a picture
+    is not worth failing a load for, but its absence is shown, not hidden.
+    """
     recent = bars.dropna(subset=["trade_date"]).sort_values("trade_date").tail(days)
     if recent.empty:
         return "(no bars to chart)"
@@ -166,12 +170,13 @@ def price_chart_markdown(bars: "pd.DataFrame", symbol: str, highlight: str, days
         fig.savefig(buf, format="png")
         encoded = base64.b64encode(buf.getvalue()).decode("ascii")
         return f"![{symbol} close](data:image/png;base64,{encoded})"
-    except Exception:  # a chart must never fail a load
+    except Exception as exc:  # a chart must never fail a load: text instead, saying why
         ticks = "▁▂▃▄▅▆▇█"
         closes = recent["close"].tolist()
         lo, hi = min(closes), max(closes)
         span = (hi - lo) or 1.0
-        return "`" + "".join(ticks[int((c - lo) / span * 7)] for c in closes) + "`"
+        line = "".join(ticks[int((c - lo) / span * 7)] for c in closes)
+        return f"`{line}` (no picture: {type(exc).__name__} while drawing the chart)"
 
 
 class RawQuotesConfig(dg.Config):
