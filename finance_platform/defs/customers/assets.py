@@ -2,6 +2,9 @@
 segments -> recommendations. Thin wiring: read from the lake, call a transform, write, describe.
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import dagster as dg
 
 from finance_platform.defs.customers import raw_files
@@ -294,71 +297,112 @@ def _clean(
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+# What a step of an engine-built asset does: (context, lake, engine) -> its result.
+Step = Callable[[dg.AssetExecutionContext, LakeResource, CustomerEngine], dg.MaterializeResult]
+# The asset's own metadata from the table it built: (context, table, run params) -> metadata.
+Describe = Callable[[dg.AssetExecutionContext, WrittenTable, dict[str, Any]], dict[str, Any]]
+
+
+def engine_asset(
+    name: str,
+    *,
+    deps: Sequence[dg.AssetsDefinition],
+    layer: str,
+    description: str,
+    step: Step,
+) -> dg.AssetsDefinition:
+    """An asset whose table the customer engine builds: the header every one of them shares.
+
+    Declared with the local engine's kind; ``assets_on`` shows the configured engine's.
+    """
+
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        owners=OWNERS,
+        deps=deps,
+        kinds={"parquet", LocalEngine.kind},
+        tags={"layer": layer},
+        code_version="1",
+        description=description,
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
+    ) -> dg.MaterializeResult:
+        return step(context, lake, customer_engine)
+
+    return _asset
+
+
+def _nothing_more(
+    context: dg.AssetExecutionContext, written: WrittenTable, params: dict[str, Any]
+) -> dict[str, Any]:
+    return {}
+
+
+def table_asset(
+    name: str,
+    *,
+    deps: Sequence[dg.AssetsDefinition],
+    layer: str,
+    description: str,
+    summarise: tuple[str, ...] = (),
+    params: Callable[[], dict[str, Any]] = dict,
+    describe: Describe = _nothing_more,
+) -> dg.AssetsDefinition:
+    """An engine-built table from the cleaned tables on: build it, then describe and publish.
+
+    ``summarise`` names the columns ``describe`` reads back; ``params`` are the stage's
+    run-time parameters (asked for when the step runs).
+    """
+
+    def step(
+        context: dg.AssetExecutionContext, lake: LakeResource, engine: CustomerEngine
+    ) -> dg.MaterializeResult:
+        run_params = params()
+        written = build_table(context, lake, engine, name, summarise=summarise, params=run_params)
+        metadata = describe(context, written, run_params)
+        return publish_result(context, lake, written, source_delivery(lake), **metadata)
+
+    return engine_asset(name, deps=deps, layer=layer, description=description, step=step)
+
+
+def cleaned_asset(
+    name: str, *, deps: Sequence[dg.AssetsDefinition], description: str
+) -> dg.AssetsDefinition:
+    """A cleaned table (and its quarantine) from the delivery its raw asset registered."""
+
+    def step(
+        context: dg.AssetExecutionContext, lake: LakeResource, engine: CustomerEngine
+    ) -> dg.MaterializeResult:
+        return _clean(context, lake, engine, name)
+
+    return engine_asset(name, deps=deps, layer="cleaned", description=description, step=step)
+
+
+cleaned_customer_base = cleaned_asset(
+    "cleaned_customer_base",
     deps=[raw_customer_base],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "cleaned"},
-    code_version="1",
     description="One row per customer: typed, one date format, English codes beside the Chinese "
     "labels, duplicates removed (counted). Rows with bad numbers/dates, empty keys, ages outside "
     f"18..100 or 3-sigma (log) income go to `<lake>/{contract.QUARANTINE_CUSTOMER_BASE.path}/` "
     f"with a reason. Stored at `<lake>/{contract.CLEANED_CUSTOMER_BASE.path}` (the name column "
     "stays in storage only).",
 )
-def cleaned_customer_base(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    return _clean(context, lake, customer_engine, "cleaned_customer_base")
 
-
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+cleaned_customer_behavior = cleaned_asset(
+    "cleaned_customer_behavior",
     deps=[raw_customer_behavior_assets],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "cleaned"},
-    code_version="1",
     description="Monthly snapshots, full history, one row per (customer_id, stat_month): typed, "
     "contact_result_code with an explicit contact_result_missing flag (empty result and no "
     "contact time = no_contact), asset_level_code. Negative balances, bad dates/numbers and "
     f"3-sigma (log) total_assets go to `<lake>/{contract.QUARANTINE_CUSTOMER_BEHAVIOR.path}/`.",
 )
-def cleaned_customer_behavior(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    return _clean(context, lake, customer_engine, "cleaned_customer_behavior")
 
 
-def _read(lake: LakeResource, asset_name: str, columns: list[str] | None = None):
-    return lake.read_table(contract.TABLES[asset_name].path, columns=columns).to_pandas()
-
-
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    deps=[cleaned_customer_base, cleaned_customer_behavior],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "features"},
-    code_version="1",
-    description="One row per cleaned customer (current view = latest clean month, with "
-    "current_view_status current/stale/missing against the delivery's newest month and the "
-    "quarantine, and cool_period_known): lifecycle_score "
-    "(0-100, stage + tenure), asset_tier (quintile of log assets, ties by customer_id), "
-    "engagement_score (RFM: login recency, login/investment frequency, spend and assets), "
-    f"product_cross_sell_index. No names. `<lake>/{contract.CUSTOMER_FEATURES.path}`.",
-)
-def customer_features(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    written = build_table(
-        context,
-        lake,
-        customer_engine,
-        "customer_features",
-        summarise=("engagement_score", "has_behavior", "current_view_status"),
-    )
+def _describe_features(
+    context: dg.AssetExecutionContext, written: WrittenTable, params: dict[str, Any]
+) -> dict[str, Any]:
     summary = written.frame
     views = summary["current_view_status"].astype("str").value_counts()
     views = {status: int(views.get(status, 0)) for status in rules.VIEW_STATUSES}
@@ -368,176 +412,128 @@ def customer_features(
             f"{views[rules.VIEW_STALE]:,} customers (stale) and missing for "
             f"{views[rules.VIEW_MISSING]:,}: flagged in current_view_status"
         )
-    return publish_result(
-        context,
-        lake,
-        written,
-        source_delivery(lake),
-        mean_engagement_score=float(summary["engagement_score"].mean()),
-        customers_without_behavior=int((~summary["has_behavior"].astype(bool)).sum()),
-        current_view_status=dg.MetadataValue.json(views),
-    )
+    return {
+        "mean_engagement_score": float(summary["engagement_score"].mean()),
+        "customers_without_behavior": int((~summary["has_behavior"].astype(bool)).sum()),
+        "current_view_status": dg.MetadataValue.json(views),
+    }
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+customer_features = table_asset(
+    "customer_features",
+    deps=[cleaned_customer_base, cleaned_customer_behavior],
+    layer="features",
+    description="One row per cleaned customer (current view = latest clean month, with "
+    "current_view_status current/stale/missing against the delivery's newest month and the "
+    "quarantine, and cool_period_known): lifecycle_score "
+    "(0-100, stage + tenure), asset_tier (quintile of log assets, ties by customer_id), "
+    "engagement_score (RFM: login recency, login/investment frequency, spend and assets), "
+    f"product_cross_sell_index. No names. `<lake>/{contract.CUSTOMER_FEATURES.path}`.",
+    summarise=("engagement_score", "has_behavior", "current_view_status"),
+    describe=_describe_features,
+)
+
+behavior_metrics = table_asset(
+    "behavior_metrics",
     deps=[cleaned_customer_behavior],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "features"},
-    code_version="1",
+    layer="features",
     description="Per customer: 3- and 6-month averages and trends (least-squares slope per month "
     "relative to the window mean) of total assets, card spend and app logins. "
     f"`<lake>/{contract.BEHAVIOR_METRICS.path}`.",
 )
-def behavior_metrics(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    written = build_table(context, lake, customer_engine, "behavior_metrics")
-    return publish_result(context, lake, written, source_delivery(lake))
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+def _describe_segments(
+    context: dg.AssetExecutionContext, written: WrittenTable, params: dict[str, Any]
+) -> dict[str, Any]:
+    sizes = written.frame["segment_id"].astype("str").value_counts().sort_index()
+    return {
+        "segment_sizes": dg.MetadataValue.json({k: int(v) for k, v in sizes.items()}),
+        "segment_size_chart": dg.MetadataValue.md(
+            bar_chart(list(sizes.index), sizes.tolist(), "Customers per segment", "segment")
+        ),
+    }
+
+
+customer_segments = table_asset(
+    "customer_segments",
     deps=[customer_features],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "business"},
-    code_version="1",
+    layer="business",
     description="Every customer in exactly one of 11 segments (assets x card spend x engagement, "
     "lifecycle for new customers; first matching rule of rules.SEGMENT_RULES): segment_id "
     "S001.., segment_name (English / Chinese), segment_characteristics. "
     f"`<lake>/{contract.CUSTOMER_SEGMENTS.path}`.",
+    summarise=("segment_id",),
+    describe=_describe_segments,
 )
-def customer_segments(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    written = build_table(
-        context,
-        lake,
-        customer_engine,
-        "customer_segments",
-        summarise=("segment_id",),
-    )
-    sizes = written.frame["segment_id"].astype("str").value_counts().sort_index()
-    return publish_result(
-        context,
-        lake,
-        written,
-        source_delivery(lake),
-        segment_sizes=dg.MetadataValue.json({k: int(v) for k, v in sizes.items()}),
-        segment_size_chart=dg.MetadataValue.md(
-            bar_chart(list(sizes.index), sizes.tolist(), "Customers per segment", "segment")
-        ),
-    )
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+def _describe_profiles(
+    context: dg.AssetExecutionContext, written: WrittenTable, params: dict[str, Any]
+) -> dict[str, Any]:
+    ordered = written.frame.sort_values("segment_id")
+    chart = bar_chart(
+        ordered["segment_id"].astype("str").tolist(),
+        ordered["avg_total_assets"].fillna(0.0).tolist(),
+        "Average total assets per segment (CNY)",
+        "segment",
+        ylabel="average total assets (CNY)",
+    )
+    return {"avg_total_assets_chart": dg.MetadataValue.md(chart)}
+
+
+segment_profiles = table_asset(
+    "segment_profiles",
     deps=[customer_segments, customer_features],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "business"},
-    code_version="1",
+    layer="business",
     description="One row per segment (all 11, empty ones with size 0): customers, share and "
     "averages of assets, spend, engagement, lifecycle score, income, age, products. "
     f"`<lake>/{contract.SEGMENT_PROFILES.path}`.",
+    summarise=("segment_id", "avg_total_assets"),
+    describe=_describe_profiles,
 )
-def segment_profiles(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    written = build_table(
-        context,
-        lake,
-        customer_engine,
-        "segment_profiles",
-        summarise=("segment_id", "avg_total_assets"),
+
+
+def _describe_recommendations(
+    context: dg.AssetExecutionContext, written: WrittenTable, params: dict[str, Any]
+) -> dict[str, Any]:
+    recs = written.frame
+    means = recs.groupby("product", observed=True)["score"].mean().round(2)
+    chart = histograms_by_group(
+        recs["score"],
+        recs["product"],
+        "Score distribution per product (all customers)",
+        "score (0-100)",
     )
-    ordered = written.frame.sort_values("segment_id")
-    return publish_result(
-        context,
-        lake,
-        written,
-        source_delivery(lake),
-        avg_total_assets_chart=dg.MetadataValue.md(
-            bar_chart(
-                ordered["segment_id"].astype("str").tolist(),
-                ordered["avg_total_assets"].fillna(0.0).tolist(),
-                "Average total assets per segment (CNY)",
-                "segment",
-                ylabel="average total assets (CNY)",
-            )
+    return {
+        "mean_score_by_product": dg.MetadataValue.json(
+            {str(k): float(v) for k, v in means.items()}
         ),
-    )
+        "score_distribution_chart": dg.MetadataValue.md(chart),
+    }
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+product_recommendations = table_asset(
+    "product_recommendations",
     deps=[customer_features, customer_segments],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "business"},
-    code_version="1",
+    layer="business",
     description="Every customer x 4 products (wealth management, fund, insurance, credit-card "
     "upgrade): score 0-100 (rules.PRODUCT_WEIGHTS), purchase probability (logistic of the score "
     "and the last contact result), expected value (CNY/year) and priority = score x probability "
     f"x expected value. `<lake>/{contract.PRODUCT_RECOMMENDATIONS.path}`.",
+    summarise=("product", "score"),
+    describe=_describe_recommendations,
 )
-def product_recommendations(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    written = build_table(
-        context,
-        lake,
-        customer_engine,
-        "product_recommendations",
-        summarise=("product", "score"),
-    )
-    recs = written.frame
-    means = recs.groupby("product", observed=True)["score"].mean().round(2)
-    return publish_result(
-        context,
-        lake,
-        written,
-        source_delivery(lake),
-        mean_score_by_product=dg.MetadataValue.json({str(k): float(v) for k, v in means.items()}),
-        score_distribution_chart=dg.MetadataValue.md(
-            histograms_by_group(
-                recs["score"],
-                recs["product"],
-                "Score distribution per product (all customers)",
-                "score (0-100)",
-            )
-        ),
-    )
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    deps=[product_recommendations, customer_features, customer_segments],
-    kinds={"parquet", LocalEngine.kind},
-    tags={"layer": "business"},
-    code_version="1",
-    description="One ranked row per targeted customer: customer_id, recommended_product, "
-    "priority_score, expected_value, reason (no names). Customers inside their "
-    "marketing_cool_period on the run date (FINANCE_CUSTOMERS_RUN_DATE, default today UTC) "
-    "customers whose cool-period status is unknown (newest snapshot quarantined or missing: "
-    "counted in metadata) and best offers below the score/probability bars are not targeted. "
-    f"`<lake>/{contract.MARKETING_TARGETS.path}`.",
-)
-def marketing_targets(
-    context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
-) -> dg.MaterializeResult:
-    run_date = load_customer_settings().marketing_run_date()
-    written = build_table(
-        context,
-        lake,
-        customer_engine,
-        "marketing_targets",
-        summarise=("recommended_product", "priority_score"),
-        params={"run_date": run_date.isoformat()},
-    )
+def _marketing_params() -> dict[str, Any]:
+    """The run date of the cool periods, read when the step runs (pinned for reruns)."""
+    return {"run_date": load_customer_settings().marketing_run_date().isoformat()}
+
+
+def _describe_targets(
+    context: dg.AssetExecutionContext, written: WrittenTable, params: dict[str, Any]
+) -> dict[str, Any]:
     excluded = written.stats["marketing_targets_excluded"]
     cooling = sum(int(r["customers"]) for r in excluded if r["reason"] == "cool_period")
     unknown = {
@@ -552,17 +548,13 @@ def marketing_targets(
         )
     targets = written.frame
     by_product = targets["recommended_product"].astype("str").value_counts()
-    return publish_result(
-        context,
-        lake,
-        written,
-        source_delivery(lake),
-        run_date=dg.MetadataValue.text(run_date.isoformat()),
-        customers_in_cool_period=dg.MetadataValue.int(cooling),
-        excluded_unknown_cool_period=dg.MetadataValue.int(sum(unknown.values())),
-        excluded_unknown_cool_period_by_status=dg.MetadataValue.json(unknown),
-        targets_by_product=dg.MetadataValue.json({k: int(v) for k, v in by_product.items()}),
-        priority_score_chart=dg.MetadataValue.md(
+    return {
+        "run_date": dg.MetadataValue.text(params["run_date"]),
+        "customers_in_cool_period": dg.MetadataValue.int(cooling),
+        "excluded_unknown_cool_period": dg.MetadataValue.int(sum(unknown.values())),
+        "excluded_unknown_cool_period_by_status": dg.MetadataValue.json(unknown),
+        "targets_by_product": dg.MetadataValue.json({k: int(v) for k, v in by_product.items()}),
+        "priority_score_chart": dg.MetadataValue.md(
             histogram(
                 targets["priority_score"].to_numpy(),
                 "Priority score distribution (targeted customers)",
@@ -570,7 +562,7 @@ def marketing_targets(
                 log=True,
             )
         ),
-        targets_by_product_chart=dg.MetadataValue.md(
+        "targets_by_product_chart": dg.MetadataValue.md(
             bar_chart(
                 list(by_product.index),
                 by_product.tolist(),
@@ -578,10 +570,26 @@ def marketing_targets(
                 "product",
             )
         ),
-    )
+    }
 
 
-# The steps the customer engine builds (declared with the default engine's kind, pandas).
+marketing_targets = table_asset(
+    "marketing_targets",
+    deps=[product_recommendations, customer_features, customer_segments],
+    layer="business",
+    description="One ranked row per targeted customer: customer_id, recommended_product, "
+    "priority_score, expected_value, reason (no names). Customers inside their "
+    "marketing_cool_period on the run date (FINANCE_CUSTOMERS_RUN_DATE, default today UTC) "
+    "customers whose cool-period status is unknown (newest snapshot quarantined or missing: "
+    "counted in metadata) and best offers below the score/probability bars are not targeted. "
+    f"`<lake>/{contract.MARKETING_TARGETS.path}`.",
+    summarise=("recommended_product", "priority_score"),
+    params=_marketing_params,
+    describe=_describe_targets,
+)
+
+
+# The steps the customer engine builds (declared with the local engine's kind, duckdb).
 ENGINE_ASSETS = [
     cleaned_customer_base,
     cleaned_customer_behavior,
@@ -598,7 +606,7 @@ ASSETS = [*RAW_ASSETS, *ENGINE_ASSETS]
 
 
 def assets_on(engine_kind: str) -> list[dg.AssetsDefinition]:
-    """``ASSETS``, the engine-built ones showing kind ``engine_kind`` (``pandas``, ``spark``)."""
+    """``ASSETS``, the engine-built ones showing kind ``engine_kind`` (``duckdb``, ``spark``)."""
 
     def kinds(spec: dg.AssetSpec) -> dg.AssetSpec:
         return spec.replace_attributes(kinds={"parquet", engine_kind})

@@ -20,6 +20,8 @@ what the assets wrote (Parquet footers, the cleaning stats JSON), so the daily
 """
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -39,30 +41,58 @@ WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
 
 
-def _result(
-    context: dg.AssetCheckExecutionContext,
-    lake: LakeResource,
-    asset: str,
-    check: str,
-    passed: bool,
-    severity: dg.AssetCheckSeverity,
-    observed: dict[str, Any],
-    threshold: str = "",
-) -> dg.AssetCheckResult:
-    append_quality_log(
-        lake,
-        run_id=context.run.run_id,
+@dataclass(frozen=True)
+class Verdict:
+    """What a check found: passed or not, what it observed, and the rule it held it to."""
+
+    passed: bool
+    observed: dict[str, Any]
+    threshold: str = ""
+
+
+# Judges what is stored now: (check context, lake) -> the verdict.
+Judge = Callable[[dg.AssetCheckExecutionContext, LakeResource], Verdict]
+
+
+def customer_check(
+    asset: str, name: str, severity: dg.AssetCheckSeverity, description: str, judge: Judge
+) -> dg.AssetChecksDefinition:
+    """A check of the user's rule table: ERROR checks block downstream steps, WARN ones don't.
+
+    Every evaluation appends a row to the quality log and reports what was observed (dicts
+    and lists as JSON) beside the threshold. The severity is in the spec's metadata too,
+    so the UI and the definitions snapshot show it before any run.
+    """
+
+    @dg.asset_check(
         asset=asset,
-        check=check,
-        passed=passed,
-        severity=severity.value,
-        observed=observed,
-        threshold=threshold,
+        name=name,
+        blocking=severity is ERROR,
+        description=description,
+        metadata={"severity": severity.value},
     )
-    metadata: dict[str, Any] = {"threshold": threshold} if threshold else {}
-    for key, value in observed.items():
-        metadata[key] = dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
-    return dg.AssetCheckResult(passed=bool(passed), severity=severity, metadata=metadata)
+    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        verdict = judge(context, lake)
+        append_quality_log(
+            lake,
+            run_id=context.run.run_id,
+            asset=asset,
+            check=name,
+            passed=verdict.passed,
+            severity=severity.value,
+            observed=verdict.observed,
+            threshold=verdict.threshold,
+        )
+        metadata: dict[str, Any] = {"threshold": verdict.threshold} if verdict.threshold else {}
+        for key, value in verdict.observed.items():
+            metadata[key] = (
+                dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+            )
+        return dg.AssetCheckResult(
+            passed=bool(verdict.passed), severity=severity, metadata=metadata
+        )
+
+    return _check
 
 
 def _stats(lake: LakeResource, asset: str) -> dict:
@@ -81,84 +111,35 @@ def _header(lake: LakeResource, delivery: raw_files.Delivery) -> list[str]:
 def _raw_checks(raw: Delivery) -> list[dg.AssetChecksDefinition]:
     asset, table, required = raw.name, raw.file, raw.columns
 
-    @dg.asset_check(
-        asset=asset,
-        name="required_columns",
-        blocking=True,
-        description=f"[ERROR, blocking] The newest {table} delivery's header has every contract "
-        "column; fails naming the missing ones.",
-    )
-    def required_columns(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def required_columns(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         delivery = raw_files.latest_delivery(lake, table)
         if delivery is None:
-            return _result(
-                context,
-                lake,
-                asset,
-                "required_columns",
-                False,
-                ERROR,
-                {"delivery": None, "missing_columns": list(required)},
-            )
+            return Verdict(False, {"delivery": None, "missing_columns": list(required)})
         header = _header(lake, delivery)
         missing = [c for c in required if c not in header]
-        return _result(
-            context,
-            lake,
-            asset,
-            "required_columns",
+        return Verdict(
             not missing,
-            ERROR,
             {"delivery": delivery.path, "missing_columns": missing},
             "no missing required column",
         )
 
-    @dg.asset_check(
-        asset=asset,
-        name="schema_drift",
-        description=f"[WARN] Columns in the newest {table} delivery beyond the contract (e.g. "
-        "create_time, update_time); they are left out of the cleaned table.",
-    )
-    def schema_drift(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def schema_drift(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         delivery = raw_files.latest_delivery(lake, table)
         header = _header(lake, delivery) if delivery else []
         extra = [c for c in header if c not in required]
-        return _result(
-            context,
-            lake,
-            asset,
-            "schema_drift",
+        return Verdict(
             not extra,
-            WARN,
             {"delivery": delivery.path if delivery else None, "extra_columns": extra},
             "no columns beyond the contract",
         )
 
-    @dg.asset_check(
-        asset=asset,
-        name="delivery_freshness",
-        description=f"[WARN] The newest {table} delivery (date in its file name, else its "
-        "modification time) is at most FINANCE_CUSTOMERS_FRESHNESS_DAYS (default 2) days old.",
-    )
-    def delivery_freshness(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def delivery_freshness(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         limit = load_customer_settings().freshness_days
         delivery = raw_files.latest_delivery(lake, table)
         today = dt.datetime.now(dt.UTC).date()
         age = (today - dt.date.fromisoformat(delivery.date_iso)).days if delivery else None
-        passed = age is not None and age <= limit
-        return _result(
-            context,
-            lake,
-            asset,
-            "delivery_freshness",
-            passed,
-            WARN,
+        return Verdict(
+            age is not None and age <= limit,
             {
                 "delivery_date": delivery.date_iso if delivery else None,
                 "date_source": delivery.date_source if delivery else None,
@@ -167,7 +148,32 @@ def _raw_checks(raw: Delivery) -> list[dg.AssetChecksDefinition]:
             f"age_days <= {limit}",
         )
 
-    return [required_columns, schema_drift, delivery_freshness]
+    return [
+        customer_check(
+            asset,
+            "required_columns",
+            ERROR,
+            f"[ERROR, blocking] The newest {table} delivery's header has every contract "
+            "column; fails naming the missing ones.",
+            required_columns,
+        ),
+        customer_check(
+            asset,
+            "schema_drift",
+            WARN,
+            f"[WARN] Columns in the newest {table} delivery beyond the contract (e.g. "
+            "create_time, update_time); they are left out of the cleaned table.",
+            schema_drift,
+        ),
+        customer_check(
+            asset,
+            "delivery_freshness",
+            WARN,
+            f"[WARN] The newest {table} delivery (date in its file name, else its "
+            "modification time) is at most FINANCE_CUSTOMERS_FRESHNESS_DAYS (default 2) days old.",
+            delivery_freshness,
+        ),
+    ]
 
 
 # -- cleaned tables ------------------------------------------------------------------
@@ -175,28 +181,14 @@ def _cleaned_checks(table: Table) -> list[dg.AssetChecksDefinition]:
     asset, raw_asset = table.name, table.delivery.name
     path, quarantine = table.path, table.quarantine.path
 
-    @dg.asset_check(
-        asset=asset,
-        name="row_count_drop",
-        blocking=True,
-        description="[ERROR, blocking] Cleaned rows fell by more than FINANCE_CUSTOMERS_ROW_DROP "
-        "(default 10%) against the previous materialization: fail, alert, re-run.",
-    )
-    def row_count_drop(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def row_count_drop(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         limit = load_customer_settings().row_drop_threshold
         stats = _stats(lake, asset)
         current = lake.count_rows(path)
         previous = stats.get("previous_row_count")
         drop = (previous - current) / previous if previous else 0.0
-        return _result(
-            context,
-            lake,
-            asset,
-            "row_count_drop",
+        return Verdict(
             drop <= limit,
-            ERROR,
             {
                 "previous_rows": previous if previous is not None else -1,
                 "current_rows": current,
@@ -205,63 +197,26 @@ def _cleaned_checks(table: Table) -> list[dg.AssetChecksDefinition]:
             f"drop <= {limit:.0%}",
         )
 
-    @dg.asset_check(
-        asset=asset,
-        name="missing_rate",
-        description="[WARN] Share of empty values per column of the raw delivery is at most "
-        "FINANCE_CUSTOMERS_MISSING_RATE (default 5%, the user's rule; the bank's data has ~20% "
-        "missing contact results, so expect a warning naming them).",
-    )
-    def missing_rate(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def missing_rate(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         limit = load_customer_settings().missing_rate_threshold
         rates = _stats(lake, asset)["missing_rates"]
         over = {c: r for c, r in rates.items() if r > limit}
-        return _result(
-            context,
-            lake,
-            asset,
-            "missing_rate",
+        return Verdict(
             not over,
-            WARN,
             {"columns_over_threshold": over, "max_missing_rate": max(rates.values(), default=0.0)},
             f"missing rate <= {limit:.0%} per column",
         )
 
-    @dg.asset_check(
-        asset=asset,
-        name="duplicates_removed",
-        description="[WARN] Duplicate keys in the delivery (first occurrence kept); warns when "
-        "more than 0 were removed.",
-    )
-    def duplicates_removed(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def duplicates_removed(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         stats = _stats(lake, asset)
         dups = int(stats["duplicates_removed"])
-        return _result(
-            context,
-            lake,
-            asset,
-            "duplicates_removed",
+        return Verdict(
             dups == 0,
-            WARN,
             {"duplicates_removed": dups, "delivery": stats["delivery"]},
             "duplicates == 0",
         )
 
-    @dg.asset_check(
-        asset=asset,
-        name="outliers_quarantined",
-        description="[WARN] Months whose amount is beyond FINANCE_CUSTOMERS_SIGMA (default 3) "
-        "sigma of the same customer's other months and at least 2x off their mean (a data error "
-        "such as fen exported as yuan) are quarantined, not lost: the quarantine holds every one "
-        "of them, and they are at most 1% of rows (more means the rule no longer fits).",
-    )
-    def outliers_quarantined(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def outliers_quarantined(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -275,52 +230,24 @@ def _cleaned_checks(table: Table) -> list[dg.AssetChecksDefinition]:
             text = pc.fill_null(reasons[contract.REASON].cast(pa.string()), "")
             in_quarantine = int(pc.sum(pc.starts_with(text, rules.REASON_OUTLIER)).as_py() or 0)
         share = counted / max(int(stats["raw_rows_parsed"]), 1)
-        passed = counted == in_quarantine and share <= 0.01
-        return _result(
-            context,
-            lake,
-            asset,
-            "outliers_quarantined",
-            passed,
-            WARN,
+        return Verdict(
+            counted == in_quarantine and share <= 0.01,
             {"outliers": counted, "in_quarantine": in_quarantine, "share": round(share, 6)},
             "all quarantined and share <= 1%",
         )
 
-    @dg.asset_check(
-        asset=asset,
-        name="cross_sectional_extremes",
-        description="[WARN] Rows beyond FINANCE_CUSTOMERS_SIGMA (default 3) sigma of all rows on "
-        "the log scale (the bank's richest and smallest customers). They are real customers: "
-        "kept in the cleaned table and counted here (rows, customers, the bounds in CNY), never "
-        "removed. Warns when there are any.",
-    )
     def cross_sectional_extremes(
         context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    ) -> Verdict:
         extremes = _stats(lake, asset).get("extremes", {})
         rows = sum(int(v.get("rows", 0)) for v in extremes.values())
-        return _result(
-            context,
-            lake,
-            asset,
-            "cross_sectional_extremes",
+        return Verdict(
             rows == 0,
-            WARN,
             {"extreme_rows": rows, "by_column": extremes},
             "flagged, kept; warn when any",
         )
 
-    @dg.asset_check(
-        asset=asset,
-        name="reconciliation",
-        blocking=True,
-        description="[ERROR, blocking] Source vs target: raw delivery rows (counted on ingest) = "
-        "cleaned rows + quarantined rows + removed duplicates. Nothing silently dropped.",
-    )
-    def reconciliation(
-        context: dg.AssetCheckExecutionContext, lake: LakeResource
-    ) -> dg.AssetCheckResult:
+    def reconciliation(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
         stats = _stats(lake, asset)
         raw_meta = latest_metadata(context.instance, raw_asset)
         raw_rows = raw_meta.get("dagster/row_count")
@@ -329,14 +256,8 @@ def _cleaned_checks(table: Table) -> list[dg.AssetChecksDefinition]:
         cleaned = lake.count_rows(path)
         quarantined = lake.count_rows(quarantine)
         dups = int(stats["duplicates_removed"])
-        passed = int(raw_rows) == cleaned + quarantined + dups
-        return _result(
-            context,
-            lake,
-            asset,
-            "reconciliation",
-            passed,
-            ERROR,
+        return Verdict(
+            int(raw_rows) == cleaned + quarantined + dups,
             {
                 "raw_rows": int(raw_rows),
                 "cleaned_rows": cleaned,
@@ -348,50 +269,73 @@ def _cleaned_checks(table: Table) -> list[dg.AssetChecksDefinition]:
         )
 
     return [
-        row_count_drop,
-        missing_rate,
-        duplicates_removed,
-        outliers_quarantined,
-        cross_sectional_extremes,
-        reconciliation,
+        customer_check(
+            asset,
+            "row_count_drop",
+            ERROR,
+            "[ERROR, blocking] Cleaned rows fell by more than FINANCE_CUSTOMERS_ROW_DROP "
+            "(default 10%) against the previous materialization: fail, alert, re-run.",
+            row_count_drop,
+        ),
+        customer_check(
+            asset,
+            "missing_rate",
+            WARN,
+            "[WARN] Share of empty values per column of the raw delivery is at most "
+            "FINANCE_CUSTOMERS_MISSING_RATE (default 5%, the user's rule; the bank's data has ~20% "
+            "missing contact results, so expect a warning naming them).",
+            missing_rate,
+        ),
+        customer_check(
+            asset,
+            "duplicates_removed",
+            WARN,
+            "[WARN] Duplicate keys in the delivery (first occurrence kept); warns when "
+            "more than 0 were removed.",
+            duplicates_removed,
+        ),
+        customer_check(
+            asset,
+            "outliers_quarantined",
+            WARN,
+            "[WARN] Months whose amount is beyond FINANCE_CUSTOMERS_SIGMA (default 3) "
+            "sigma of the same customer's other months and at least 2x off their mean (a data "
+            "error such as fen exported as yuan) are quarantined, not lost: the quarantine holds "
+            "every one of them, and they are at most 1% of rows (more means the rule no longer "
+            "fits).",
+            outliers_quarantined,
+        ),
+        customer_check(
+            asset,
+            "cross_sectional_extremes",
+            WARN,
+            "[WARN] Rows beyond FINANCE_CUSTOMERS_SIGMA (default 3) sigma of all rows on "
+            "the log scale (the bank's richest and smallest customers). They are real "
+            "customers: kept in the cleaned table and counted here (rows, customers, the bounds "
+            "in CNY), never removed. Warns when there are any.",
+            cross_sectional_extremes,
+        ),
+        customer_check(
+            asset,
+            "reconciliation",
+            ERROR,
+            "[ERROR, blocking] Source vs target: raw delivery rows (counted on ingest) = "
+            "cleaned rows + quarantined rows + removed duplicates. Nothing silently dropped.",
+            reconciliation,
+        ),
     ]
 
 
-@dg.asset_check(
-    asset="cleaned_customer_base",
-    name="ages_out_of_range",
-    description="[WARN] Customers aged outside 18..100 (FINANCE_CUSTOMERS_AGE_MIN/MAX) in the "
-    "delivery; they are quarantined with reason age_out_of_range. Warns when any were found.",
-)
-def ages_out_of_range(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource
-) -> dg.AssetCheckResult:
+def _ages_out_of_range(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
     s = load_customer_settings()
     stats = _stats(lake, "cleaned_customer_base")
     count = int(stats["quarantine_reasons"].get(rules.REASON_AGE, 0))
-    return _result(
-        context,
-        lake,
-        "cleaned_customer_base",
-        "ages_out_of_range",
-        count == 0,
-        WARN,
-        {"ages_out_of_range": count},
-        f"{s.age_min} <= age <= {s.age_max}",
-    )
+    return Verdict(count == 0, {"ages_out_of_range": count}, f"{s.age_min} <= age <= {s.age_max}")
 
 
-@dg.asset_check(
-    asset="cleaned_customer_base",
-    name="great_expectations_suite",
-    blocking=True,
-    description="[ERROR, blocking] Great Expectations suite quality/customer_base_suite.json on "
-    "the cleaned table: age 18..100, customer_id unique and not null, known lifecycle codes, "
-    "income not negative. Fails if an ERROR expectation fails.",
-)
-def great_expectations_suite(
+def _great_expectations_suite(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
-) -> dg.AssetCheckResult:
+) -> Verdict:
     from finance_platform.quality.expectations import run_suite
 
     columns = ["customer_id", "age", "lifecycle_code", "monthly_income"]
@@ -411,28 +355,10 @@ def great_expectations_suite(
         },
         "failed": [o.check_name for o in outcome.outcomes if not o.success],
     }
-    return _result(
-        context,
-        lake,
-        "cleaned_customer_base",
-        "great_expectations_suite",
-        not failed_errors,
-        ERROR,
-        observed,
-        "all ERROR expectations pass",
-    )
+    return Verdict(not failed_errors, observed, "all ERROR expectations pass")
 
 
-@dg.asset_check(
-    asset="cleaned_customer_behavior",
-    name="balances_non_negative",
-    blocking=True,
-    description="[ERROR, blocking] No negative balance or card spend in the cleaned snapshots "
-    "(negative rows are quarantined as negative_balance).",
-)
-def balances_non_negative(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource
-) -> dg.AssetCheckResult:
+def _balances_non_negative(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
     columns = [*rules.BALANCE_COLUMNS, "credit_card_monthly_expense"]
     lowest = lake.column_minima(contract.CLEANED_CUSTOMER_BEHAVIOR.path, columns)
     minima = {c: float(v or 0.0) for c, v in lowest.items()}
@@ -441,29 +367,17 @@ def balances_non_negative(
             rules.REASON_NEGATIVE, 0
         )
     )
-    return _result(
-        context,
-        lake,
-        "cleaned_customer_behavior",
-        "balances_non_negative",
+    return Verdict(
         min(minima.values()) >= 0,
-        ERROR,
         {"minimum_by_column": minima, "negative_rows_quarantined": quarantined},
         "every amount >= 0",
     )
 
 
 # -- business tables ---------------------------------------------------------------
-@dg.asset_check(
-    asset="customer_segments",
-    name="every_customer_in_one_segment",
-    blocking=True,
-    description="[ERROR, blocking] Every cleaned customer appears exactly once in "
-    "customer_segments with a known segment_id.",
-)
-def every_customer_in_one_segment(
+def _every_customer_in_one_segment(
     context: dg.AssetCheckExecutionContext, lake: LakeResource
-) -> dg.AssetCheckResult:
+) -> Verdict:
     import pyarrow.compute as pc
 
     seg = lake.read_table(contract.CUSTOMER_SEGMENTS.path, columns=["customer_id", "segment_id"])
@@ -471,14 +385,8 @@ def every_customer_in_one_segment(
     unique = pc.count_distinct(seg["customer_id"]).as_py()
     known = {r["id"] for r in rules.SEGMENT_RULES}
     seen = set(pc.unique(seg["segment_id"].cast("string")).to_pylist())
-    passed = seg.num_rows == customers == unique and seen <= known
-    return _result(
-        context,
-        lake,
-        "customer_segments",
-        "every_customer_in_one_segment",
-        passed,
-        ERROR,
+    return Verdict(
+        seg.num_rows == customers == unique and seen <= known,
         {
             "segment_rows": seg.num_rows,
             "distinct_customers": unique,
@@ -489,43 +397,20 @@ def every_customer_in_one_segment(
     )
 
 
-@dg.asset_check(
-    asset="customer_segments",
-    name="segments_in_use",
-    description="[WARN] The catalogue defines 10-12 segments and at least 10 of them hold "
-    "customers (fewer means the thresholds no longer fit the population).",
-)
-def segments_in_use(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource
-) -> dg.AssetCheckResult:
+def _segments_in_use(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
     import pyarrow.compute as pc
 
     seg = lake.read_table(contract.CUSTOMER_SEGMENTS.path, columns=["segment_id"])
     used = len(pc.unique(seg["segment_id"].cast("string")))
     defined = len(rules.SEGMENT_RULES)
-    return _result(
-        context,
-        lake,
-        "customer_segments",
-        "segments_in_use",
+    return Verdict(
         10 <= defined <= 12 and used >= 10,
-        WARN,
         {"segments_defined": defined, "segments_in_use": used},
         ">= 10 in use",
     )
 
 
-@dg.asset_check(
-    asset="customer_features",
-    name="current_views",
-    description="[WARN] Every customer's current view is their snapshot of the delivery's newest "
-    "month. Stale views (the newest snapshot quarantined or missing) and customers without any "
-    "snapshot are flagged in current_view_status and left out of marketing targets; warns with "
-    "their counts when there are any.",
-)
-def current_views(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource
-) -> dg.AssetCheckResult:
+def _current_views(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
     import pyarrow.compute as pc
 
     status = lake.read_table(contract.CUSTOMER_FEATURES.path, columns=["current_view_status"])
@@ -535,30 +420,14 @@ def current_views(
     }
     views = {s: counts.get(s, 0) for s in rules.VIEW_STATUSES}
     not_current = views[rules.VIEW_STALE] + views[rules.VIEW_MISSING]
-    return _result(
-        context,
-        lake,
-        "customer_features",
-        "current_views",
+    return Verdict(
         not_current == 0,
-        WARN,
         {"views": views, "not_current": not_current},
         "every current view from the newest month",
     )
 
 
-@dg.asset_check(
-    asset="marketing_targets",
-    name="targets_respect_rules",
-    blocking=True,
-    description="[ERROR] Marketing targets: nobody inside their cool period on the run date, "
-    "nobody whose cool-period status is unknown (customer_features.cool_period_known), one row "
-    "per customer, priority_score = score x probability x expected value (to rounding), and no "
-    "name column.",
-)
-def targets_respect_rules(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource
-) -> dg.AssetCheckResult:
+def _targets_respect_rules(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> Verdict:
     import numpy as np
 
     targets = lake.read_table(contract.MARKETING_TARGETS.path).to_pandas()
@@ -575,13 +444,8 @@ def targets_respect_rules(
     )
     pii = [c for c in rules.PII_COLUMNS if c in targets.columns]
     passed = cooling == 0 and unknown == 0 and duplicates == 0 and formula_off == 0 and not pii
-    return _result(
-        context,
-        lake,
-        "marketing_targets",
-        "targets_respect_rules",
+    return Verdict(
         passed,
-        ERROR,
         {
             "targets": len(targets),
             "in_cool_period": cooling,
@@ -598,11 +462,65 @@ CHECKS = [
     *(c for raw in contract.DELIVERIES.values() for c in _raw_checks(raw)),
     *_cleaned_checks(contract.CLEANED_CUSTOMER_BASE),
     *_cleaned_checks(contract.CLEANED_CUSTOMER_BEHAVIOR),
-    ages_out_of_range,
-    great_expectations_suite,
-    balances_non_negative,
-    every_customer_in_one_segment,
-    segments_in_use,
-    current_views,
-    targets_respect_rules,
+    customer_check(
+        "cleaned_customer_base",
+        "ages_out_of_range",
+        WARN,
+        "[WARN] Customers aged outside 18..100 (FINANCE_CUSTOMERS_AGE_MIN/MAX) in the "
+        "delivery; they are quarantined with reason age_out_of_range. Warns when any were found.",
+        _ages_out_of_range,
+    ),
+    customer_check(
+        "cleaned_customer_base",
+        "great_expectations_suite",
+        ERROR,
+        "[ERROR, blocking] Great Expectations suite quality/customer_base_suite.json on "
+        "the cleaned table: age 18..100, customer_id unique and not null, known lifecycle codes, "
+        "income not negative. Fails if an ERROR expectation fails.",
+        _great_expectations_suite,
+    ),
+    customer_check(
+        "cleaned_customer_behavior",
+        "balances_non_negative",
+        ERROR,
+        "[ERROR, blocking] No negative balance or card spend in the cleaned snapshots "
+        "(negative rows are quarantined as negative_balance).",
+        _balances_non_negative,
+    ),
+    customer_check(
+        "customer_segments",
+        "every_customer_in_one_segment",
+        ERROR,
+        "[ERROR, blocking] Every cleaned customer appears exactly once in "
+        "customer_segments with a known segment_id.",
+        _every_customer_in_one_segment,
+    ),
+    customer_check(
+        "customer_segments",
+        "segments_in_use",
+        WARN,
+        "[WARN] The catalogue defines 10-12 segments and at least 10 of them hold "
+        "customers (fewer means the thresholds no longer fit the population).",
+        _segments_in_use,
+    ),
+    customer_check(
+        "customer_features",
+        "current_views",
+        WARN,
+        "[WARN] Every customer's current view is their snapshot of the delivery's newest "
+        "month. Stale views (the newest snapshot quarantined or missing) and customers without "
+        "any snapshot are flagged in current_view_status and left out of marketing targets; "
+        "warns with their counts when there are any.",
+        _current_views,
+    ),
+    customer_check(
+        "marketing_targets",
+        "targets_respect_rules",
+        ERROR,
+        "[ERROR] Marketing targets: nobody inside their cool period on the run date, "
+        "nobody whose cool-period status is unknown (customer_features.cool_period_known), one "
+        "row per customer, priority_score = score x probability x expected value (to rounding), "
+        "and no name column.",
+        _targets_respect_rules,
+    ),
 ]

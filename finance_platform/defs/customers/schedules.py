@@ -62,40 +62,33 @@ JOBS = [
     customers_quality_job,
 ]
 
+# (name, job, cron in UTC, what it does): the user's plan.
+_PLAN = (
+    ("customers_cleaning_daily", customers_cleaning_job, "0 1 * * *", "Cleaning, daily 01:00 UTC."),
+    ("customers_features_daily", customers_features_job, "0 2 * * *", "Features, daily 02:00 UTC."),
+    (
+        "customers_segmentation_weekly",
+        customers_segmentation_job,
+        "0 4 * * 1",
+        "Segmentation, Mondays 04:00 UTC.",
+    ),
+    (
+        "customers_marketing_weekly",
+        customers_marketing_job,
+        "0 5 * * 1",
+        "Product recommendations and marketing targets, Mondays 05:00 UTC.",
+    ),
+    (
+        "customers_quality_daily",
+        customers_quality_job,
+        "0 6 * * *",
+        "Quality monitoring (all checks), daily 06:00 UTC.",
+    ),
+)
+
 SCHEDULES = [
     dg.ScheduleDefinition(
-        name="customers_cleaning_daily",
-        job=customers_cleaning_job,
-        cron_schedule="0 1 * * *",
-        execution_timezone="UTC",
-        description="Cleaning, daily 01:00 UTC.",
-    ),
-    dg.ScheduleDefinition(
-        name="customers_features_daily",
-        job=customers_features_job,
-        cron_schedule="0 2 * * *",
-        execution_timezone="UTC",
-        description="Features, daily 02:00 UTC.",
-    ),
-    dg.ScheduleDefinition(
-        name="customers_segmentation_weekly",
-        job=customers_segmentation_job,
-        cron_schedule="0 4 * * 1",
-        execution_timezone="UTC",
-        description="Segmentation, Mondays 04:00 UTC.",
-    ),
-    dg.ScheduleDefinition(
-        name="customers_marketing_weekly",
-        job=customers_marketing_job,
-        cron_schedule="0 5 * * 1",
-        execution_timezone="UTC",
-        description="Product recommendations and marketing targets, Mondays 05:00 UTC.",
-    ),
-    dg.ScheduleDefinition(
-        name="customers_quality_daily",
-        job=customers_quality_job,
-        cron_schedule="0 6 * * *",
-        execution_timezone="UTC",
-        description="Quality monitoring (all checks), daily 06:00 UTC.",
-    ),
+        name=name, job=job, cron_schedule=cron, execution_timezone="UTC", description=description
+    )
+    for name, job, cron, description in _PLAN
 ]
