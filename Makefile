@@ -46,9 +46,12 @@ demo: setup
 ui: setup
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-## Lint and run the whole test suite (unit, integration, Spark, end-to-end).
+## Lint, load the definitions with `dg check defs`, run the whole test suite (unit,
+## integration, Spark, end-to-end).
 test: setup
 	$(BIN)/ruff check finance_platform finance_platform_tests benchmarks
+	# The code location loads as `dg` (and the UI) loads it: [tool.dg] in pyproject.toml.
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## pip-audit on the installed environment + bandit on the package (deploy/audit.py).

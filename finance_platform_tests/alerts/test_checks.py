@@ -120,8 +120,9 @@ def test_checks_keep_all_dagster_built_but_the_description():
     assert "24 h" in spec.description and "`0 6 * * 2-6`, UTC" in spec.description
     # The spec is rebuilt attribute by attribute: one Dagster adds fails here, not silently.
     for name in dg.AssetCheckSpec.__annotations__:
-        if name != "description":
+        if name not in ("description", "metadata"):
             assert getattr(spec, name) == getattr(built, name), name
+    assert spec.metadata == {**built.metadata, "severity": "WARN"}
 
 
 def test_a_missing_domain_fails_the_alerts_instead_of_dropping_their_checks():

@@ -201,7 +201,7 @@ def freshness_checks(
                 timezone=rule.timezone,
                 severity=dg.AssetCheckSeverity.WARN,
             )
-        checks.extend(_with_description(check_def, describe_rule(rule)) for check_def in built)
+        checks.extend(_described(check_def, describe_rule(rule)) for check_def in built)
     return checks
 
 
@@ -219,10 +219,9 @@ def describe_rule(rule: FreshnessRule) -> str:
     )
 
 
-def _with_description(
-    check_def: dg.AssetChecksDefinition, description: str
-) -> dg.AssetChecksDefinition:
-    """The factory's checks, each saying what it measures instead of a generic sentence.
+def _described(check_def: dg.AssetChecksDefinition, description: str) -> dg.AssetChecksDefinition:
+    """The factory's checks, each saying what it measures instead of a generic sentence, and
+    its severity (WARN) in the spec's metadata like every other check of the platform.
 
     Public API missing: Dagster's freshness factories take no description, and nothing
     public maps over a built definition's check specs (``Definitions.map_asset_specs``
@@ -237,7 +236,7 @@ def _with_description(
             description=description,
             additional_deps=spec.additional_deps,
             blocking=spec.blocking,
-            metadata=spec.metadata,
+            metadata={**spec.metadata, "severity": dg.AssetCheckSeverity.WARN.value},
             automation_condition=spec.automation_condition,
             partitions_def=spec.partitions_def,
         )

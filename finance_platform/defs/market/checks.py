@@ -89,7 +89,12 @@ def _specs(partitions: QuotePartitions) -> list[dg.AssetCheckSpec]:
                 f"partition's day and symbol. Rules: {rules}.",
                 blocking=True,
                 partitions_def=partitions.definition,
-                metadata={"suite": SUITE, "rules": ", ".join(rule_names())},
+                metadata={
+                    "suite": SUITE,
+                    "rules": ", ".join(rule_names()),
+                    # Per evaluation: ERROR if an ERROR rule failed, WARN if only WARN ones did.
+                    "severity": "ERROR or WARN (the worst rule failed)",
+                },
             )
         ]
 
