@@ -46,9 +46,11 @@ def link_to_source(assets: Sequence[Any], settings: Settings) -> Sequence[Any]:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """The whole code location for ``settings``: no environment is read from here on.
+    """The whole code location for ``settings``, built without reading the environment.
 
-    Tests call this with any ``Settings`` (other symbols, prod with Glue) in-process.
+    Tests call this with any ``Settings`` (other symbols, prod with Glue) in-process. What
+    a step reads when it runs (secrets as ``dg.EnvVar``, the customer thresholds, the Spark
+    launch parameters) is read then, in ``settings.py``, so a rerun can pin it.
     """
     domains = [market.build_defs(settings), customers.build_defs(settings)]
     parts = [*domains, alerts.build_defs(settings, domains)]
