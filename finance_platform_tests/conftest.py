@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,46 @@ def lake(lake_root: Path):
     from finance_platform.resources.lake import LakeResource
 
     return LakeResource(root=str(lake_root))
+
+
+MOTO_REGION = "us-east-1"
+MOTO_BUCKET = "bank-lake"  # an empty bucket for an S3 lake, created with the Glue databases
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's server on 127.0.0.1: pyarrow's S3 client and boto3 both talk to it; the lake's
+    bucket and every catalog database exist."""
+    import urllib.request
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from finance_platform.resources.catalog import LAKE_TABLES
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        # moto's backends live in this process and outlast a server: start each test empty.
+        urllib.request.urlopen(
+            urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+        ).close()
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": MOTO_REGION,
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        }.items():
+            monkeypatch.setenv(name, value)
+        boto3.client("s3").create_bucket(Bucket=MOTO_BUCKET)
+        glue = boto3.client("glue")
+        for database in sorted({e.database for e in LAKE_TABLES.values()}):
+            glue.create_database(DatabaseInput={"Name": database})
+        yield
+    finally:
+        server.stop()
+        os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -141,9 +141,12 @@ class LakeResource(dg.ConfigurableResource):
         import pyarrow.fs as pafs
 
         fs, path = self._resolve(relative)
+        target = pafs.LocalFileSystem()
         if fs.get_file_info(path).type == pafs.FileType.Directory:
-            pafs.LocalFileSystem().create_dir(local, recursive=True)
-        pafs.copy_files(path, local, fs, pafs.LocalFileSystem(), use_threads=True)
+            target.create_dir(local, recursive=True)
+        else:
+            target.create_dir(posixpath.dirname(local), recursive=True)
+        pafs.copy_files(path, local, fs, target, use_threads=True)
         return local
 
     def upload(self, local: str, relative: str) -> str:

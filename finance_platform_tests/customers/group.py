@@ -12,6 +12,18 @@ from finance_platform.resources.engine import CustomerEngine, LocalEngine
 from finance_platform.resources.lake import LakeResource
 
 
+def customer_resources(lake_root: Path, engine: CustomerEngine | None = None) -> dict:
+    """What the customer assets need on a test lake: the lake, an engine (default the local
+    DuckDB engine, small), and the catalog (views in a warehouse file in the lake)."""
+    from finance_platform.resources.catalog import DuckDBCatalogResource
+
+    return {
+        "lake": LakeResource(root=str(lake_root)),
+        "customer_engine": engine or LocalEngine(memory_bytes=1024**3, threads=1),
+        "catalog": DuckDBCatalogResource(path=str(Path(lake_root) / "warehouse.duckdb")),
+    }
+
+
 def materialize(
     lake_root: Path,
     instance: dg.DagsterInstance,
@@ -22,10 +34,7 @@ def materialize(
     the local DuckDB engine); failures are reported."""
     return dg.materialize(
         [*ASSETS, *CHECKS],
-        resources={
-            "lake": LakeResource(root=str(lake_root)),
-            "customer_engine": engine or LocalEngine(memory_bytes=1024**3, threads=1),
-        },
+        resources=customer_resources(lake_root, engine),
         instance=instance,
         selection=selection,
         raise_on_error=False,

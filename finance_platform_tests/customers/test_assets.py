@@ -10,10 +10,9 @@ import pytest
 from finance_platform.defs.customers import defs as customer_defs
 from finance_platform.defs.customers.assets import ASSETS
 from finance_platform.defs.customers.common import QUALITY_LOGS
-from finance_platform.resources.engine import LocalEngine
 from finance_platform.sample_data import generate
 from finance_platform.transforms.customers.contract import TABLES
-from finance_platform_tests.customers.group import checks_by_name, materialize
+from finance_platform_tests.customers.group import checks_by_name, customer_resources, materialize
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +31,7 @@ def test_group_rebuilds_from_raw_files_without_losing_rows_or_leaking_names(deli
         quality = (
             dg.Definitions.merge(
                 customer_defs,
-                dg.Definitions(resources={"lake": lake, "customer_engine": LocalEngine(threads=1)}),
+                dg.Definitions(resources=customer_resources(delivered)),
             )
             .resolve_job_def("customers_quality_job")
             .execute_in_process(instance=instance, raise_on_error=False)

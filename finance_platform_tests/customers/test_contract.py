@@ -10,6 +10,7 @@ from finance_platform.resources.engine import CustomerEngine, LocalEngine
 from finance_platform.resources.lake import LakeResource
 from finance_platform.sample_data import DefectRates, generate
 from finance_platform.transforms.customers import contract, rules
+from finance_platform_tests.customers.group import customer_resources
 
 # Columns with no upstream column: the product catalogue and the run date.
 WITHOUT_LINEAGE = {"product_recommendations": ["product"], "marketing_targets": ["run_date"]}
@@ -42,7 +43,7 @@ def materialize_small_delivery(lake_root, monkeypatch, engine: CustomerEngine) -
         ),
     )
     lake = LakeResource(root=str(lake_root))
-    assert dg.materialize(ASSETS, resources={"lake": lake, "customer_engine": engine}).success
+    assert dg.materialize(ASSETS, resources=customer_resources(lake_root, engine)).success
     return lake
 
 

@@ -27,11 +27,15 @@ def ibm_server() -> Iterator[ReplayServer]:
 
 @pytest.fixture
 def market_resources(lake_root: Path, tmp_path: Path):
-    """Lake + DuckDB under tmp_path; each test adds its Alpha Vantage client."""
+    """Lake + DuckDB (warehouse and catalog in one file, as locally) under tmp_path; each test
+    adds its Alpha Vantage client."""
+    from finance_platform.resources.catalog import DuckDBCatalogResource
     from finance_platform.resources.lake import LakeResource
     from finance_platform.resources.warehouse import DuckDBWarehouseResource
 
+    warehouse = str(tmp_path / "warehouse.duckdb")
     return {
         "lake": LakeResource(root=str(lake_root)),
-        "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
+        "warehouse": DuckDBWarehouseResource(path=warehouse),
+        "catalog": DuckDBCatalogResource(path=warehouse),
     }

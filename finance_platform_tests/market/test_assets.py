@@ -76,6 +76,18 @@ def test_partition_flows_from_reply_to_warehouse(ibm_server, market_resources, l
     curated_meta = result.asset_materializations_for_node("curated_quotes")[0].metadata
     assert curated_meta["dagster/row_count"].value == 1
     assert "data:image/png;base64," in curated_meta["price_chart"].value
+    # registered by name where analysts look: the same SQL would run on Athena
+    assert curated_meta["catalog_table"].value == "market_curated_db.daily_quotes"
+    assert curated_meta["catalog_partitions"].value == 1
+    import duckdb
+
+    con = duckdb.connect(resources["catalog"].path, read_only=True)
+    try:
+        assert con.execute(
+            "select symbol, trade_date, close from market_curated_db.daily_quotes"
+        ).fetchall() == [("IBM", "2023-11-10", 152.31)]
+    finally:
+        con.close()
 
     rows = _warehouse_rows(resources)
     assert len(rows) == 1

@@ -8,12 +8,9 @@ read (location, columns, SerDe, partitions). The DuckDB tests run the analysts' 
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 import textwrap
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -118,37 +115,6 @@ def write_raw_delivery(lake: LakeResource, name: str = "customer_base_20240105.c
 
 
 # -- moto: S3 lake + Glue catalog ------------------------------------------------------------
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto's server on 127.0.0.1: pyarrow's S3 client and boto3 both talk to it."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        # moto's backends live in this process and outlast a server: start each test empty.
-        urllib.request.urlopen(
-            urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
-        ).close()
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        }.items():
-            monkeypatch.setenv(name, value)
-        boto3.client("s3").create_bucket(Bucket="bank-lake")
-        glue = boto3.client("glue")
-        for database in sorted({e.database for e in LAKE_TABLES.values()}):
-            glue.create_database(DatabaseInput={"Name": database})
-        yield
-    finally:
-        server.stop()
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-
-
 @pytest.fixture
 def s3_lake(aws: None) -> LakeResource:
     return LakeResource(root="s3://bank-lake/platform", region=REGION)

@@ -457,19 +457,20 @@ def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrot
     )
 
     from finance_platform.defs.customers.assets import ASSETS
-    from finance_platform.resources.engine import GlueEngine, LocalEngine, build_customer_engine
+    from finance_platform.resources.engine import GlueEngine, build_customer_engine
     from finance_platform.resources.lake import LakeResource
     from finance_platform.sample_data import generate
     from finance_platform.settings import Settings
     from finance_platform.spark_jobs.registry import JOBS
     from finance_platform.spark_jobs.run import serve
     from finance_platform.spark_jobs.session import local_session
+    from finance_platform_tests.customers.group import customer_resources
     from finance_platform_tests.spark.parity import assert_same_table
 
     generate(tmp_path / "raw", customers=150, months=4, seed=3)
     lake = LakeResource(root=str(tmp_path))
     monkeypatch.setenv("FINANCE_LAKE_ROOT", str(tmp_path))
-    resources = {"lake": lake, "customer_engine": LocalEngine(threads=1)}
+    resources = customer_resources(tmp_path)
     assert dg.materialize(ASSETS, resources=resources).success
     want = lake.read_table("segments/customer_segments").to_pandas()
     lake.delete_dir("segments/customer_segments")
@@ -501,7 +502,7 @@ def test_glue_engine_runs_the_real_job_and_the_asset_describes_the_table_it_wrot
         result = dg.materialize(
             ASSETS,
             selection=["customer_segments"],
-            resources={"lake": lake, "customer_engine": glue},
+            resources={**resources, "customer_engine": glue},
             raise_on_error=False,
         )
         stub.assert_no_pending_responses()

@@ -12,15 +12,14 @@ import dagster as dg
 import pytest
 
 from finance_platform.transforms.customers.contract import QUARANTINES, TABLES
+from finance_platform_tests.customers.group import customer_resources
 from finance_platform_tests.spark.parity import assert_same_table
 
 
 def _materialize(lake_root, engine):
     from finance_platform.defs.customers.assets import ASSETS
-    from finance_platform.resources.lake import LakeResource
 
-    lake = LakeResource(root=str(lake_root))
-    result = dg.materialize(ASSETS, resources={"lake": lake, "customer_engine": engine})
+    result = dg.materialize(ASSETS, resources=customer_resources(lake_root, engine))
     assert result.success
     return result
 

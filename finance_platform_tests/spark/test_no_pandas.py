@@ -13,6 +13,8 @@ import sys
 import dagster as dg
 import pytest
 
+from finance_platform_tests.customers.group import customer_resources
+
 
 @pytest.fixture
 def conversions_refused(monkeypatch):
@@ -44,7 +46,7 @@ def test_the_customer_group_on_spark_converts_nothing_to_pandas(
     monkeypatch.setenv("FINANCE_CUSTOMERS_RUN_DATE", "2026-03-02")
     generate(lake_root / "raw", customers=60, months=4, seed=2, delivery_date=dt.date(2026, 3, 1))
     lake = LakeResource(root=str(lake_root))
-    result = dg.materialize(ASSETS, resources={"lake": lake, "customer_engine": spark_engine})
+    result = dg.materialize(ASSETS, resources=customer_resources(lake_root, spark_engine))
     assert result.success
     assert lake.count_rows("recommendations/marketing_targets") > 0
 

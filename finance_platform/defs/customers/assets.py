@@ -2,6 +2,7 @@
 segments -> recommendations. Thin wiring: read from the lake, call a transform, write, describe.
 """
 
+import posixpath
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from finance_platform.defs.customers.common import (
     table_metadata,
     write_json,
 )
+from finance_platform.resources.catalog import CatalogResource
 from finance_platform.resources.engine import CustomerEngine, LocalEngine
 from finance_platform.resources.lake import LakeResource
 from finance_platform.settings import load_customer_settings
@@ -45,7 +47,9 @@ def _raw_asset(raw: Delivery) -> dg.AssetsDefinition:
         "line endings. An empty or header-only file, or a missing required column, fails here, "
         "naming the file.",
     )
-    def _asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, lake: LakeResource, catalog: CatalogResource
+    ) -> dg.MaterializeResult:
         delivery = raw_files.latest_delivery(lake, table)
         if delivery is None:
             raise dg.Failure(raw_files.no_delivery_message(lake, table))
@@ -81,8 +85,18 @@ def _raw_asset(raw: Delivery) -> dg.AssetsDefinition:
             f"{rows:,} rows, {fmt.encoding}{' with BOM' if fmt.bom else ''}, {fmt.line_endings}"
         )
         modified = delivery.modified.isoformat() if delivery.modified else ""
+        folder = f"{raw_files.RAW_ROOT}/{table}"
+        if posixpath.dirname(delivery.path) == folder:
+            catalog_meta = register(context, catalog, lake, folder, raw.description)
+        else:  # Athena and DuckDB read a folder as a table, not one file among others
+            context.log.warning(
+                f"{table}: {delivery.path} is not in {folder}/, so no catalog table reads it: "
+                f"deliver it there to query it as {table} in the raw database"
+            )
+            catalog_meta = {"catalog_table": dg.MetadataValue.text("")}
         return dg.MaterializeResult(
             metadata={
+                **catalog_meta,
                 "dagster/row_count": dg.MetadataValue.int(rows),
                 "dagster/column_schema": dg.TableSchema(
                     columns=[dg.TableColumn(c, "string") for c in header]
@@ -154,13 +168,15 @@ def source_delivery(lake: LakeResource) -> str:
 def publish_result(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
+    catalog: CatalogResource,
     written: WrittenTable,
     delivery: str,
     **metadata,
 ) -> dg.MaterializeResult:
-    """Describe the staged table, switch the table to it, and report it: the step's last act.
+    """Describe the staged table, switch the table to it, register it in the catalog under its
+    ``database.table`` name, and report it: the step's last acts.
 
-    Anything that fails before this line leaves the last good version in place.
+    Anything that fails before the switch leaves the last good version in place.
     """
     meta = table_metadata(lake, written, **metadata)
     pointer = lake.publish(
@@ -169,7 +185,25 @@ def publish_result(
     meta["version"] = dg.MetadataValue.text(pointer["version"])
     meta["source_delivery"] = dg.MetadataValue.text(delivery)
     meta["versions_kept"] = dg.MetadataValue.int(len(pointer["history"]))
+    table = contract.table_at(written.table)
+    meta.update(register(context, catalog, lake, written.table, table.description if table else ""))
     return dg.MaterializeResult(metadata=meta)
+
+
+def register(
+    context: dg.AssetExecutionContext,
+    catalog: CatalogResource,
+    lake: LakeResource,
+    lake_path: str,
+    description: str = "",
+) -> dict[str, dg.MetadataValue]:
+    """Register what the lake now holds at ``lake_path`` (schema, location, partitions) in the
+    catalog, and return the metadata naming its catalog table."""
+    registration = catalog.register_lake_table(lake, lake_path, description=description)
+    context.log.info(
+        f"catalog: {registration.table} ({registration.catalog}) -> {registration.location}"
+    )
+    return registration.metadata()
 
 
 def _cleaning_stats(stats: dict, asset_name: str, cleaned_rows: int, quarantined_rows: int) -> dict:
@@ -217,6 +251,7 @@ def _clean(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
     engine: CustomerEngine,
+    catalog: CatalogResource,
     asset_name: str,
 ) -> dg.MaterializeResult:
     import datetime as dt
@@ -282,11 +317,16 @@ def _clean(
                 f"beyond {settings.outlier_sigma:g} sigma of all customers' {column}: kept, flagged"
             )
     lake.publish(quarantine, staged_quarantine, {"run_id": context.run_id, "delivery": path})
+    quarantine_catalog = register(
+        context, catalog, lake, quarantine, cleaned_table.quarantine.description
+    )
     return publish_result(
         context,
         lake,
+        catalog,
         cleaned,
         path,
+        quarantine_catalog_table=quarantine_catalog["catalog_table"],
         previous_row_count=dg.MetadataValue.int(previous if previous is not None else -1),
         quarantined_rows=dg.MetadataValue.int(quarantined),
         quarantine_path=dg.MetadataValue.text(quarantine),
@@ -297,8 +337,11 @@ def _clean(
     )
 
 
-# What a step of an engine-built asset does: (context, lake, engine) -> its result.
-Step = Callable[[dg.AssetExecutionContext, LakeResource, CustomerEngine], dg.MaterializeResult]
+# What a step of an engine-built asset does: (context, lake, engine, catalog) -> its result.
+Step = Callable[
+    [dg.AssetExecutionContext, LakeResource, CustomerEngine, CatalogResource],
+    dg.MaterializeResult,
+]
 # The asset's own metadata from the table it built: (context, table, run params) -> metadata.
 Describe = Callable[[dg.AssetExecutionContext, WrittenTable, dict[str, Any]], dict[str, Any]]
 
@@ -327,9 +370,12 @@ def engine_asset(
         description=description,
     )
     def _asset(
-        context: dg.AssetExecutionContext, lake: LakeResource, customer_engine: CustomerEngine
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        customer_engine: CustomerEngine,
+        catalog: CatalogResource,
     ) -> dg.MaterializeResult:
-        return step(context, lake, customer_engine)
+        return step(context, lake, customer_engine, catalog)
 
     return _asset
 
@@ -357,12 +403,15 @@ def table_asset(
     """
 
     def step(
-        context: dg.AssetExecutionContext, lake: LakeResource, engine: CustomerEngine
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        engine: CustomerEngine,
+        catalog: CatalogResource,
     ) -> dg.MaterializeResult:
         run_params = params()
         written = build_table(context, lake, engine, name, summarise=summarise, params=run_params)
         metadata = describe(context, written, run_params)
-        return publish_result(context, lake, written, source_delivery(lake), **metadata)
+        return publish_result(context, lake, catalog, written, source_delivery(lake), **metadata)
 
     return engine_asset(name, deps=deps, layer=layer, description=description, step=step)
 
@@ -373,9 +422,12 @@ def cleaned_asset(
     """A cleaned table (and its quarantine) from the delivery its raw asset registered."""
 
     def step(
-        context: dg.AssetExecutionContext, lake: LakeResource, engine: CustomerEngine
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        engine: CustomerEngine,
+        catalog: CatalogResource,
     ) -> dg.MaterializeResult:
-        return _clean(context, lake, engine, name)
+        return _clean(context, lake, engine, catalog, name)
 
     return engine_asset(name, deps=deps, layer="cleaned", description=description, step=step)
 

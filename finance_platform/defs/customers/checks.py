@@ -31,7 +31,9 @@ from finance_platform.defs.customers.common import (
     append_quality_log,
     cleaning_stats,
     latest_metadata,
+    register_quality_log,
 )
+from finance_platform.resources.catalog import CatalogResource
 from finance_platform.resources.lake import LakeResource
 from finance_platform.settings import load_customer_settings
 from finance_platform.transforms.customers import contract, rules
@@ -71,9 +73,11 @@ def customer_check(
         description=description,
         metadata={"severity": severity.value},
     )
-    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext, lake: LakeResource, catalog: CatalogResource
+    ) -> dg.AssetCheckResult:
         verdict = judge(context, lake)
-        append_quality_log(
+        logged = append_quality_log(
             lake,
             run_id=context.run.run_id,
             asset=asset,
@@ -83,6 +87,7 @@ def customer_check(
             observed=verdict.observed,
             threshold=verdict.threshold,
         )
+        register_quality_log(catalog, lake, logged)
         metadata: dict[str, Any] = {"threshold": verdict.threshold} if verdict.threshold else {}
         for key, value in verdict.observed.items():
             metadata[key] = (

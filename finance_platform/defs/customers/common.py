@@ -167,6 +167,33 @@ def read_json(lake: LakeResource, path: str) -> dict | None:
     return json.loads(lake.read_bytes(path))
 
 
+@dataclass(frozen=True)
+class LoggedEvaluation:
+    """Where ``append_quality_log`` wrote, and whether it began that day's partition."""
+
+    path: str
+    new_partition: bool
+
+
+_QUALITY_LOGS_REGISTERED: set[str] = set()  # catalogs this process has registered them in
+
+
+def register_quality_log(catalog: Any, lake: LakeResource, logged: LoggedEvaluation) -> None:
+    """Keep the catalog's ``quality_logs`` table current: registered once per process and
+    catalog, and again whenever an evaluation begins a new day's partition (a registration
+    lists the lake and reads the catalog: 28 checks a run need not each pay for it)."""
+    key = f"{type(catalog).__name__}:{catalog.model_dump_json()}"
+    if logged.new_partition or key not in _QUALITY_LOGS_REGISTERED:
+        catalog.register_lake_table(lake, QUALITY_LOGS, description=QUALITY_LOGS_DESCRIPTION)
+        _QUALITY_LOGS_REGISTERED.add(key)
+
+
+QUALITY_LOGS_DESCRIPTION = (
+    "One row per quality-check evaluation: when, which run, asset and check, passed, severity, "
+    "what was observed (JSON) and the threshold; partitioned by the evaluation's UTC date."
+)
+
+
 def append_quality_log(
     lake: LakeResource,
     *,
@@ -177,7 +204,7 @@ def append_quality_log(
     severity: str,
     observed: dict[str, Any],
     threshold: str = "",
-) -> str:
+) -> LoggedEvaluation:
     """One row per check evaluation: ``monitoring/quality_logs/date=<D>/<time>-<id>.parquet``.
 
     Object stores cannot append, so each evaluation is its own small file in a
@@ -203,9 +230,11 @@ def append_quality_log(
     )
     buffer = io.BytesIO()
     pq.write_table(row, buffer)
-    path = f"{QUALITY_LOGS}/date={now:%Y-%m-%d}/{now:%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
+    day = f"{QUALITY_LOGS}/date={now:%Y-%m-%d}"
+    new_partition = not lake.exists(day)
+    path = f"{day}/{now:%H%M%S%f}-{uuid.uuid4().hex[:8]}.parquet"
     lake.write_bytes(path, buffer.getvalue())
-    return path
+    return LoggedEvaluation(path, new_partition)
 
 
 def png_markdown(fig, title: str) -> str:

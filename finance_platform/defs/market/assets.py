@@ -35,6 +35,7 @@ from finance_platform.resources.alpha_vantage import (
     AlphaVantageResource,
     ReplyKind,
 )
+from finance_platform.resources.catalog import CatalogResource
 from finance_platform.resources.lake import LakeResource
 from finance_platform.resources.warehouse import KeyRange, TableSpec, WarehouseResource
 from finance_platform.settings import Settings
@@ -416,9 +417,13 @@ CURATED_SCHEMA = dg.TableSchema(
 
 
 def curate_quotes(
-    context: dg.AssetExecutionContext, lake: LakeResource, targets: dict[str, list[str]]
+    context: dg.AssetExecutionContext,
+    lake: LakeResource,
+    targets: dict[str, list[str]],
+    catalog: CatalogResource,
 ) -> dg.MaterializeResult:
-    """curated_quotes' step: ``targets`` is the run's ``{symbol: [days]}``."""
+    """curated_quotes' step: ``targets`` is the run's ``{symbol: [days]}``; the table (one
+    partition per symbol and day) is registered in ``catalog`` after it is written."""
     import pandas as pd
 
     replies = ReplyBars(lake)
@@ -488,6 +493,11 @@ def curate_quotes(
         metadata["price_chart"] = dg.MetadataValue.md(
             price_chart_markdown(last_bars, last_symbol, last_day)
         )
+    if lake.exists(CURATED_DIR):
+        registration = catalog.register_lake_table(
+            lake, CURATED_DIR, description="Daily OHLCV bars, one partition per symbol and day."
+        )
+        metadata.update(registration.metadata())
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -675,9 +685,9 @@ def build_market_assets(
         **shared,
     )
     def curated_quotes(
-        context: dg.AssetExecutionContext, lake: LakeResource
+        context: dg.AssetExecutionContext, lake: LakeResource, catalog: CatalogResource
     ) -> dg.MaterializeResult:
-        return curate_quotes(context, lake, partitions.run_dates_by_symbol(context))
+        return curate_quotes(context, lake, partitions.run_dates_by_symbol(context), catalog)
 
     @dg.asset(
         key="warehouse_daily_quotes",
