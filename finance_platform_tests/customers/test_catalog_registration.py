@@ -80,9 +80,12 @@ def test_after_a_run_the_analysts_sql_runs_on_the_local_warehouse(lake_root, mon
             rows = con.execute(f"select count(*) from {entry.database}.{entry.table}").fetchone()
             assert rows[0] == lake.count_rows(table.path), table.name
         raw_rows = con.execute("select count(*) from customer_raw_db.customer_base").fetchone()
-        assert raw_rows[0] == result.asset_materializations_for_node("raw_customer_base")[
-            0
-        ].metadata["dagster/row_count"].value
+        assert (
+            raw_rows[0]
+            == result.asset_materializations_for_node("raw_customer_base")[0]
+            .metadata["dagster/row_count"]
+            .value
+        )
         checks = con.execute(
             "select count(*), count(distinct date) from platform_monitoring_db.quality_logs"
         ).fetchone()
