@@ -41,7 +41,15 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows,
 """
 
 PIPELINE = r"""
-import json, resource, sys, time
+import json, os, resource, sys, threading, time
+samples = []  # (time, resident MB) of this process, to find which step holds the peak
+def sample():
+    page = os.sysconf("SC_PAGE_SIZE") / 2**20
+    while True:
+        with open("/proc/self/statm") as f:
+            samples.append((time.time(), int(f.read().split()[1]) * page))
+        time.sleep(0.2)
+threading.Thread(target=sample, daemon=True).start()
 start = time.perf_counter()
 import dagster as dg
 from finance_platform.definitions import defs
@@ -49,11 +57,18 @@ job = defs.resolve_job_def("customers_job")
 ready = time.perf_counter()
 with dg.DagsterInstance.ephemeral() as instance:
     result = job.execute_in_process(instance=instance, raise_on_error=False)
-end = time.perf_counter()
-steps = {}
-for event in result.all_events:
-    if event.event_type_value == "STEP_SUCCESS":
-        steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 2)
+    end = time.perf_counter()
+    steps, began, peaks = {}, {}, {}
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            began[event.step_key] = entry.timestamp
+        if event.event_type_value == "STEP_SUCCESS":
+            steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 2)
+            inside = [mb for t, mb in samples if began[event.step_key] <= t <= entry.timestamp]
+            peaks[event.step_key] = round(max(inside, default=0.0))
 checks = {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
           for e in result.get_asset_check_evaluations()}
 failures = {e.step_key: (e.event_specific_data.error.message.strip()[-600:]
@@ -61,7 +76,8 @@ failures = {e.step_key: (e.event_specific_data.error.message.strip()[-600:]
             for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
 print(json.dumps({"success": result.success, "seconds": end - start, "run_seconds": end - ready,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "steps": steps, "checks": checks, "failures": failures}))
+                  "steps": steps, "step_peaks_mb": peaks, "checks": checks,
+                  "failures": failures}))
 """
 
 
@@ -170,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         for step, message in run.get("failures", {}).items():
             print(f"FAILED step {step}: {message}")
         if args.steps:
+            peaks = run.get("step_peaks_mb", {})
             for step, seconds in sorted(run["steps"].items(), key=lambda kv: -kv[1])[:15]:
-                print(f"  {seconds:8.2f} s  {step}")
+                print(f"  {seconds:8.2f} s  {peaks.get(step, 0):6,.0f} MB  {step}")
         print(
             f"| {args.customers:,} ({floor['rows'] - args.customers:,}) | {args.engine} "
             f"| {floor['seconds']:.1f} s | {run['seconds']:.1f} s | {ratio:.1f}x | {peak:,.0f} MB |"

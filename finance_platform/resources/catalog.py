@@ -14,6 +14,7 @@ what changed since the last registration, so both report the same changes.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -217,6 +218,8 @@ class CatalogTable:
     partition_keys: tuple[Column, ...] = ()
     partitions: tuple[Partition, ...] = ()
     description: str = ""
+    # The text encoding of a CSV table's files (Python's codec name, e.g. "utf-8", "gb18030").
+    encoding: str = "utf-8"
 
     def __post_init__(self) -> None:
         for ident in (self.database, self.name):
@@ -253,6 +256,7 @@ class CatalogTable:
                 Partition(tuple(p["values"]), p["location"]) for p in raw["partitions"]
             ),
             description=raw["description"],
+            encoding=raw.get("encoding", "utf-8"),  # tables registered before it was kept
         )
 
 
@@ -326,6 +330,7 @@ def describe_lake_table(
     schema: pa.Schema | None = None,
     *,
     description: str = "",
+    encoding: str = "utf-8",
 ) -> CatalogTable:
     """Describe the table at ``lake_path`` as the lake holds it now, under its catalog name.
 
@@ -373,6 +378,7 @@ def describe_lake_table(
         partition_keys=partition_keys,
         partitions=partitions,
         description=description,
+        encoding=codecs.lookup(encoding).name,
     )
 
 
@@ -404,7 +410,9 @@ def plan(previous: CatalogTable | None, wanted: CatalogTable) -> Changes:
     before = {c.name: c.type for c in previous.columns}
     after = {c.name: c.type for c in wanted.columns}
     keys_changed = previous.partition_keys != wanted.partition_keys
-    schema_changed = before != after or previous.format != wanted.format
+    schema_changed = (
+        before != after or previous.format != wanted.format or previous.encoding != wanted.encoding
+    )
     old = {} if keys_changed else {p.values: p for p in previous.partitions}
     new = {p.values: p for p in wanted.partitions}
     return Changes(
@@ -441,6 +449,7 @@ class Registration:
     location: str
     partitions: int
     changes: Changes
+    note: str = ""  # why the table is registered but not queryable there, if it is not
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
         """Materialization metadata naming the catalog table (no secret is ever in here)."""
@@ -458,6 +467,8 @@ class Registration:
         }
         if not c.created and any(schema_change.values()):
             meta["catalog_schema_change"] = dg.MetadataValue.json(schema_change)
+        if self.note:
+            meta["catalog_note"] = dg.MetadataValue.text(self.note)
         return meta
 
 
@@ -480,8 +491,11 @@ class CatalogResource(dg.ConfigurableResource):
         schema: pa.Schema | None = None,
         *,
         description: str = "",
+        encoding: str = "utf-8",
     ) -> Registration:
         """Register what the lake holds at ``lake_path``: the call an asset makes after writing.
+
+        ``encoding`` is the text encoding of a CSV table's files (a delivery's, as detected).
 
         The catalog is read *before* the lake is listed. Two runs registering the same
         partitioned table at once then never remove each other's partitions: whatever this
@@ -490,14 +504,21 @@ class CatalogResource(dg.ConfigurableResource):
         """
         entry = catalog_entry(lake_path)
         previous = self._read(entry.database, entry.table)
-        table = describe_lake_table(lake, lake_path, schema, description=description)
+        table = describe_lake_table(
+            lake, lake_path, schema, description=description, encoding=encoding
+        )
         return self._register(previous, table)
 
     def _register(self, previous: CatalogTable | None, wanted: CatalogTable) -> Registration:
         changes = plan(previous, wanted)
-        self._apply(previous, wanted, changes)
+        note = self._apply(previous, wanted, changes) or ""
         return Registration(
-            wanted.qualified_name, self.engine, wanted.location, len(wanted.partitions), changes
+            wanted.qualified_name,
+            self.engine,
+            wanted.location,
+            len(wanted.partitions),
+            changes,
+            note,
         )
 
     @property
@@ -507,7 +528,10 @@ class CatalogResource(dg.ConfigurableResource):
     def _read(self, database: str, name: str) -> CatalogTable | None:
         raise NotImplementedError
 
-    def _apply(self, previous: CatalogTable | None, wanted: CatalogTable, changes: Changes) -> None:
+    def _apply(
+        self, previous: CatalogTable | None, wanted: CatalogTable, changes: Changes
+    ) -> str | None:
+        """Make the catalog hold ``wanted``; return why it cannot be queried there, if so."""
         raise NotImplementedError
 
 
@@ -614,17 +638,24 @@ class GlueCatalogResource(CatalogResource):
             partition_keys=columns(found.get("PartitionKeys", [])),
             partitions=tuple(sorted(partitions, key=lambda p: p.values)),
             description=found.get("Description", ""),
+            encoding=sd.get("SerdeInfo", {})
+            .get("Parameters", {})
+            .get("serialization.encoding", "utf-8"),
         )
 
     @staticmethod
     def _storage(table: CatalogTable, location: str) -> dict[str, Any]:
-        return {
+        storage = {
             "Columns": [_glue_column(c) for c in table.columns],
             "Location": _folder(location),
             "Compressed": False,
             "StoredAsSubDirectories": False,
             **json.loads(json.dumps(_STORAGE[table.format])),  # a copy per call
         }
+        if table.format == "csv" and table.encoding != "utf-8":
+            # Hive's text SerDes decode with this charset (Java's name for GB18030 is the same).
+            storage["SerdeInfo"]["Parameters"]["serialization.encoding"] = table.encoding
+        return storage
 
     def _table_input(self, table: CatalogTable) -> dict[str, Any]:
         parameters = {"classification": table.format, "EXTERNAL": "TRUE"}
@@ -797,7 +828,7 @@ class DuckDBCatalogResource(CatalogResource):
             con.close()
         return CatalogTable.from_json(row[0]) if row else None
 
-    def _apply(self, previous: CatalogTable | None, wanted: CatalogTable, changes: Changes) -> None:
+    def _apply(self, previous: CatalogTable | None, wanted: CatalogTable, changes: Changes) -> str:
         if "://" in wanted.location:
             raise ValueError(
                 f"{wanted.qualified_name}: the local catalog reads lake folders on this "
@@ -807,9 +838,13 @@ class DuckDBCatalogResource(CatalogResource):
         try:
             # One transaction: the view and its registry row change together or not at all
             # (closing the connection before COMMIT rolls back).
+            note = _readable_by_duckdb(con, wanted)  # before BEGIN: a failed LOAD aborts it
             con.begin()
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(wanted.database)}")
-            con.execute(view_sql(wanted))
+            if note:  # the registry keeps the table; no view reads it wrongly
+                con.execute(f"DROP VIEW IF EXISTS {_quote(wanted.database)}.{_quote(wanted.name)}")
+            else:
+                con.execute(view_sql(wanted))
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {REGISTRY_SCHEMA}")
             con.execute(
                 f"CREATE TABLE IF NOT EXISTS {REGISTRY} (database VARCHAR, table_name VARCHAR, "
@@ -830,6 +865,7 @@ class DuckDBCatalogResource(CatalogResource):
             con.commit()
         finally:
             con.close()
+        return note
 
 
 def _has_registry(con: Any) -> bool:
@@ -838,6 +874,29 @@ def _has_registry(con: Any) -> bool:
         [REGISTRY_SCHEMA],
     ).fetchone()
     return bool(found and found[0])
+
+
+# Python's codec names -> DuckDB's; DuckDB reads these three itself, any other encoding only
+# with its `encodings` extension (downloaded from extensions.duckdb.org, so not offline).
+_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-16"}
+_DUCKDB_ENCODINGS["iso8859-1"] = "latin-1"
+
+
+def _readable_by_duckdb(con: Any, table: CatalogTable) -> str:
+    """Why ``con`` cannot read ``table``'s files, or "" when it can."""
+    if table.format != "csv" or table.encoding in _DUCKDB_ENCODINGS:
+        return ""
+    import duckdb  # lazy
+
+    try:
+        con.execute("LOAD encodings")
+    except duckdb.Error:
+        return (
+            f"no view: DuckDB reads {table.encoding} text only with its `encodings` "
+            "extension, which is not installed (INSTALL encodings, online, then register "
+            "again); the cleaned table holds these rows decoded"
+        )
+    return ""
 
 
 def view_sql(table: CatalogTable) -> str:
@@ -855,7 +914,14 @@ def view_sql(table: CatalogTable) -> str:
     if table.format == "parquet":
         source = f"read_parquet({_literal(pattern)}, {options})"
     elif table.format == "csv":
-        source = f"read_csv({_literal(pattern)}, header = true, all_varchar = true, {options})"
+        # Deliveries as delivered: a short (cut) line is padded with NULLs and a line no
+        # reading can parse is left out of the view (the pipeline quarantines it with a reason).
+        encoding = _literal(_DUCKDB_ENCODINGS.get(table.encoding, table.encoding))
+        source = (
+            f"read_csv({_literal(pattern)}, header = true, all_varchar = true, "
+            f"encoding = {encoding}, null_padding = true, strict_mode = false, "
+            f"ignore_errors = true, {options})"
+        )
     else:
         source = f"read_json({_literal(pattern)}, format = 'newline_delimited', {options})"
     selected = [_quote(c.name) for c in table.columns] + [

@@ -23,6 +23,7 @@ from finance_platform.sample_data.variants import Variant, as_delivered
 from finance_platform.transforms.customers import rules
 from finance_platform.transforms.customers.contract import TABLES
 from finance_platform_tests.customers.group import (
+    customer_resources,
     failed_error_checks,
     materialize,
     materialized,
@@ -100,7 +101,10 @@ def test_files_named_as_the_bank_uploads_them_are_found_and_dated(lake_root, cle
 def test_no_delivery_names_the_names_it_looked_for(lake_root, lake):
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            ASSETS[:1], resources={"lake": lake}, instance=instance, raise_on_error=False
+            ASSETS[:1],
+            resources=customer_resources(lake.root),
+            instance=instance,
+            raise_on_error=False,
         )
     assert not result.success
     (message,) = step_failures(result)

@@ -311,6 +311,65 @@ def test_glue_raw_delivery_is_a_csv_table_that_skips_each_files_header(s3_lake, 
     assert sd["InputFormat"] == "org.apache.hadoop.mapred.TextInputFormat"
 
 
+def write_gb18030_delivery(lake: LakeResource) -> None:
+    """A core-banking export: GB18030 text, and a last line cut short by the transfer."""
+    text = "customer_id,name,age,branch_name\nC001,王伟,45,浦东支行\nC002,李娜,31,海淀支行\nC003,张"
+    lake.write_bytes(f"{RAW_BASE}/customer_base_20240106.csv", text.encode("gb18030"))
+
+
+@pytest.mark.integration
+def test_glue_raw_delivery_in_gb18030_declares_its_encoding(s3_lake, glue_catalog):
+    write_gb18030_delivery(s3_lake)
+    registered = glue_catalog.register_lake_table(s3_lake, RAW_BASE, encoding="gb18030")
+    serde = glue_table("customer_raw_db", "customer_base")["StorageDescriptor"]["SerdeInfo"]
+    assert serde["Parameters"]["serialization.encoding"] == "gb18030"
+    assert not registered.note
+    # Registering it again reads the encoding back: nothing changes.
+    again = glue_catalog.register_lake_table(s3_lake, RAW_BASE, encoding="gb18030")
+    assert not again.changes.table_changed
+
+
+@pytest.mark.integration
+def test_duckdb_reads_a_cut_last_line_and_says_when_it_cannot_decode(lake, duck_catalog):
+    write_raw_delivery(lake)
+    # A cut line (too few fields) is padded, not an error that fails the registering step.
+    lake.write_bytes(
+        f"{RAW_BASE}/customer_base_20240106.csv",
+        b"customer_id,name,age,branch_name\nC003,Zhang San,52,Minhang\nC004,Zh",
+    )
+    duck_catalog.register_lake_table(lake, RAW_BASE)
+    rows = query(
+        duck_catalog, "select customer_id, age from customer_raw_db.customer_base order by 1"
+    )
+    assert rows == [("C001", "45"), ("C002", "31"), ("C003", "52"), ("C004", None)]
+
+    # GB18030 needs DuckDB's `encodings` extension (a download): without it the table is
+    # registered with a note saying why there is no view, and the step does not fail.
+    lake.delete_dir(RAW_BASE)
+    write_gb18030_delivery(lake)
+    registered = duck_catalog.register_lake_table(lake, RAW_BASE, encoding="gb18030")
+    import duckdb
+
+    try:
+        duckdb.connect().execute("LOAD encodings")
+    except duckdb.Error:
+        assert "encodings" in registered.note
+        assert registered.metadata()["catalog_note"].value == registered.note
+        assert query(
+            duck_catalog,
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'customer_raw_db' and table_name = 'customer_base'",
+        ) == [(0,)]
+    else:
+        assert not registered.note
+        rows = query(duck_catalog, "select name from customer_raw_db.customer_base order by 1")
+        assert ("王伟",) in rows
+    assert query(
+        duck_catalog,
+        "select table_name from lake_catalog.tables where database = 'customer_raw_db'",
+    ) == [("customer_base",)]
+
+
 @pytest.mark.integration
 def test_glue_changing_the_partition_keys_rebuilds_the_partitions(glue_catalog):
     """A table re-keyed (e.g. quotes re-partitioned by year) loses no partition to Glue's rules."""

@@ -87,7 +87,9 @@ def _raw_asset(raw: Delivery) -> dg.AssetsDefinition:
         modified = delivery.modified.isoformat() if delivery.modified else ""
         folder = f"{raw_files.RAW_ROOT}/{table}"
         if posixpath.dirname(delivery.path) == folder:
-            catalog_meta = register(context, catalog, lake, folder, raw.description)
+            catalog_meta = register(
+                context, catalog, lake, folder, raw.description, encoding=fmt.encoding
+            )
         else:  # Athena and DuckDB read a folder as a table, not one file among others
             context.log.warning(
                 f"{table}: {delivery.path} is not in {folder}/, so no catalog table reads it: "
@@ -196,13 +198,19 @@ def register(
     lake: LakeResource,
     lake_path: str,
     description: str = "",
+    *,
+    encoding: str = "utf-8",
 ) -> dict[str, dg.MetadataValue]:
     """Register what the lake now holds at ``lake_path`` (schema, location, partitions) in the
     catalog, and return the metadata naming its catalog table."""
-    registration = catalog.register_lake_table(lake, lake_path, description=description)
+    registration = catalog.register_lake_table(
+        lake, lake_path, description=description, encoding=encoding
+    )
     context.log.info(
         f"catalog: {registration.table} ({registration.catalog}) -> {registration.location}"
     )
+    if registration.note:
+        context.log.warning(f"catalog: {registration.table}: {registration.note}")
     return registration.metadata()
 
 
