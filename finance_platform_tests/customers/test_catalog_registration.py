@@ -50,6 +50,7 @@ def _catalog_tables(result) -> dict[str, str]:
     return {
         e.asset_key.to_user_string(): e.materialization.metadata["catalog_table"].value
         for e in result.get_asset_materialization_events()
+        if "catalog_table" in e.materialization.metadata  # raw replies, validation: no table
     }
 
 
@@ -104,6 +105,34 @@ def test_after_a_run_the_analysts_sql_runs_on_the_local_warehouse(lake_root, mon
         con.close()
 
 
+def _run_market_partition(lake, catalog, tmp_path: Path) -> dg.ExecuteInProcessResult:
+    from finance_platform.defs import market
+    from finance_platform.resources.alpha_vantage import AlphaVantageResource, reset_process_state
+    from finance_platform.resources.warehouse import DuckDBWarehouseResource
+    from finance_platform.settings import Settings
+    from finance_platform_tests.market.replay_server import IBM_COMPACT, ReplayServer, Reply
+
+    reset_process_state()
+    defs = market.build_defs(Settings())
+    with ReplayServer([Reply.fixture(IBM_COMPACT)]) as server:
+        result = dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            resources={
+                "lake": lake,
+                "catalog": catalog,
+                "warehouse": DuckDBWarehouseResource(path=str(tmp_path / "warehouse.duckdb")),
+                "alpha_vantage": AlphaVantageResource(
+                    base_url=server.url, api_key="test-key", plan="premium", backoff_seconds=0.01
+                ),
+            },
+            partition_key="2023-11-10|IBM",
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    reset_process_state()
+    assert result.success
+    return result
+
+
 def test_the_same_run_on_an_s3_lake_registers_every_table_in_glue(
     aws, tmp_path, monkeypatch, capsys
 ):
@@ -126,6 +155,8 @@ def test_the_same_run_on_an_s3_lake_registers_every_table_in_glue(
         "catalog": GlueCatalogResource(region=MOTO_REGION),
     }
     result = _run(resources)
+    # and one market partition on the same lake (a recorded Alpha Vantage reply over HTTP)
+    market = _run_market_partition(lake, resources["catalog"], tmp_path)
     glue = boto3.client("glue", region_name=MOTO_REGION)
     found = {}
     for database in sorted({e.database for e in LAKE_TABLES.values()}):
@@ -138,15 +169,18 @@ def test_the_same_run_on_an_s3_lake_registers_every_table_in_glue(
                 table["StorageDescriptor"]["Location"],
                 partitions,
             )
-    for asset, name in _catalog_tables(result).items():
+    for asset, name in {**_catalog_tables(result), **_catalog_tables(market)}.items():
         assert name in found, asset
-    expected = {f"{e.database}.{e.table}" for p, e in LAKE_TABLES.items() if p != "curated/quotes"}
-    assert set(found) == expected
+    assert set(found) == {f"{e.database}.{e.table}" for e in LAKE_TABLES.values()}
+    assert found["market_curated_db.daily_quotes"] == (
+        f"s3://{MOTO_BUCKET}/platform/curated/quotes/",
+        1,  # symbol=IBM/trade_date=2023-11-10
+    )
     segments = found["customer_segment_db.customer_segments"]
     published = lake.resolve(contract.CUSTOMER_SEGMENTS.path)  # the version the run published
     assert segments == (f"s3://{MOTO_BUCKET}/platform/{published}/", 0)
     assert found["platform_monitoring_db.quality_logs"][1] == 1  # today's date partition
     with capsys.disabled():
-        print("\nGlue catalog after the customer group on an S3 lake (moto):")
+        print("\nGlue catalog after the customer group and a market partition, S3 lake (moto):")
         for name, (location, partitions) in sorted(found.items()):
             print(f"  {name:58s} partitions={partitions:<3d} {location}")
