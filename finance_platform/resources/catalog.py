@@ -310,14 +310,11 @@ def _guess_type(values: Sequence[str]) -> str:
     return "string"
 
 
-def _csv_header(lake: LakeResource, relative: str) -> list[str]:
-    """The header of a delivered CSV file (a UTF-8 BOM, as Excel writes, removed)."""
+def _csv_header(lake: LakeResource, relative: str, encoding: str) -> list[str]:
+    """The header of a delivered CSV file in ``encoding`` (a BOM, as Excel writes, removed)."""
     with lake.open_input(relative) as stream:
         first_line = stream.read(1 << 16).split(b"\n", 1)[0].rstrip(b"\r")
-    try:
-        text = first_line.decode("utf-8-sig")
-    except UnicodeDecodeError:  # a GBK/GB18030 export (what raw_files.py also accepts)
-        text = first_line.decode("gb18030", errors="replace")
+    text = first_line.decode(encoding, errors="replace").lstrip("\ufeff")
     names = [n.strip() for n in next(csv.reader(io.StringIO(text)), [])]
     if not names or not all(names):
         raise ValueError(f"{relative}: no header line naming every column")
@@ -349,10 +346,10 @@ def describe_lake_table(
     if schema is not None:
         fields = {f.name.lower(): hive_type(f.type) for f in schema}
     elif entry.format == "parquet":
-        fields = {f.name.lower(): hive_type(f.type) for f in lake.read_table_schema(lake_path)}
+        fields = {f.name.lower(): hive_type(f.type) for f in lake.read_table_schema(folder)}
     elif entry.format == "csv":
         fields = dict.fromkeys(
-            (n.lower() for n in _csv_header(lake, f"{folder}/{files[-1]}")), "string"
+            (n.lower() for n in _csv_header(lake, f"{folder}/{files[-1]}", encoding)), "string"
         )
     else:
         raise ValueError(
@@ -878,8 +875,12 @@ def _has_registry(con: Any) -> bool:
 
 # Python's codec names -> DuckDB's; DuckDB reads these three itself, any other encoding only
 # with its `encodings` extension (downloaded from extensions.duckdb.org, so not offline).
-_DUCKDB_ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "utf-16": "utf-16"}
-_DUCKDB_ENCODINGS["iso8859-1"] = "latin-1"
+_DUCKDB_ENCODINGS = {
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "utf-16": "utf-16",
+    "iso8859-1": "latin-1",
+}
 
 
 def _readable_by_duckdb(con: Any, table: CatalogTable) -> str:

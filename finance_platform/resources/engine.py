@@ -56,9 +56,10 @@ def stage_reads(
             }
         else:
             path = contract.table(view).path
-            if lake.published(path) is None:
+            resolved = lake.resolve(path)  # its published version, else the path itself
+            if resolved == path:
                 raise dg.Failure(f"{view} has never been written: materialize it first")
-            reads[view] = {"parquet": lake.resolve(path)}
+            reads[view] = {"parquet": resolved}
     return reads
 
 

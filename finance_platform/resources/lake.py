@@ -345,21 +345,24 @@ class LakeResource(dg.ConfigurableResource):
             list(pool.map(write, range(files)))
         return self.uri(relative_dir)
 
+    def _dataset(self, relative_dir: str) -> Any:
+        """A (hive-partitioned) Parquet table as a pyarrow dataset: its published version."""
+        import pyarrow.dataset as ds
+
+        fs, path = self._resolve(self.resolve(relative_dir))
+        return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+
     def count_rows(self, relative_dir: str) -> int:
         """Rows of a Parquet table from file footers (no data read); 0 if it does not exist."""
-        import pyarrow.dataset as ds
 
         if not self.exists(relative_dir):
             return 0
-        fs, path = self._resolve(self.resolve(relative_dir))
-        return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").count_rows()
+        return self._dataset(relative_dir).count_rows()
 
     def read_table_schema(self, relative_dir: str) -> pa.Schema:
         """Schema of a (hive-partitioned) Parquet table, from its footers (no data read)."""
-        import pyarrow.dataset as ds
 
-        fs, path = self._resolve(self.resolve(relative_dir))
-        return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive").schema
+        return self._dataset(relative_dir).schema
 
     def head_table(self, relative_dir: str, rows: int) -> pa.Table:
         """The first ``rows`` rows of a Parquet table, reading only the pages they are in.
@@ -370,17 +373,15 @@ class LakeResource(dg.ConfigurableResource):
         in folder names) go through the dataset.
         """
         import pyarrow as pa
-        import pyarrow.dataset as ds
         import pyarrow.parquet as pq
 
-        fs, path = self._resolve(self.resolve(relative_dir))
-        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        dataset = self._dataset(relative_dir)
         batches: list[pa.RecordBatch] = []
         needed = rows
         for file in sorted(dataset.files):
             if needed <= 0:
                 break
-            with fs.open_input_file(file) as handle:
+            with dataset.filesystem.open_input_file(file) as handle:
                 parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=1 << 16)
                 if parquet.schema_arrow.names != dataset.schema.names:
                     return dataset.head(rows)
@@ -403,20 +404,16 @@ class LakeResource(dg.ConfigurableResource):
 
         A versioned table reads its published version.
         """
-        import pyarrow.dataset as ds
 
-        fs, path = self._resolve(self.resolve(relative_dir))
-        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        dataset = self._dataset(relative_dir)
         return dataset.to_table(columns=columns, filter=filter)
 
     def column_minima(self, relative_dir: str, columns: list[str]) -> dict[str, float | None]:
         """The smallest value of each of ``columns``, streamed batch by batch (bounded memory:
         a 60M-row table never sits in memory whole); None for a column with no values."""
         import pyarrow.compute as pc
-        import pyarrow.dataset as ds
 
-        fs, path = self._resolve(self.resolve(relative_dir))
-        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        dataset = self._dataset(relative_dir)
         minima: dict[str, float | None] = dict.fromkeys(columns)
         for batch in dataset.to_batches(columns=columns, batch_size=1 << 20):
             for column in columns:

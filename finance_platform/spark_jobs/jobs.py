@@ -49,6 +49,6 @@ def customer_stage(spark: SparkSession, lake: LakePaths, params: dict[str, Any])
             engine.read_parquet(view, lake.uri(contract.table(view).path))
     engine.run(stage)
     out: dict[str, DataFrame | dict] = {view: spark.table(view) for view in stage.outputs}
-    stats = {view: [row.asDict() for row in spark.table(view).collect()] for view in stage.stats}
+    stats = {view: engine.rows(view) for view in stage.stats}
     out["__metadata__"] = {table: stats}
     return out

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from finance_platform.spark_jobs.registry import JOBS, SparkJobSpec
+from finance_platform.transforms.customers import contract
 
 if TYPE_CHECKING:
     from dagster_pipes import PipesContext
@@ -222,7 +223,10 @@ def serve(pipes: PipesContext, spec: SparkJobSpec) -> None:
     """Build what the orchestrator asked for and report each table back through ``pipes``."""
     extras = pipes.extras
     lake = LakePaths(extras["lake_root"])
-    tables: list[str] = list(extras.get("tables") or spec.outputs)
+    # by default every table the job builds (its quarantines come with their cleaned table)
+    tables: list[str] = list(
+        extras.get("tables") or [t for t in spec.outputs if t not in contract.QUARANTINES]
+    )
     asset_keys: dict[str, str] = extras.get("asset_keys") or {}
     unknown = sorted(set(tables) - set(spec.outputs))
     if unknown:  # before paying for a JVM

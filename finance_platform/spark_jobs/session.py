@@ -10,6 +10,8 @@ import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from finance_platform.transforms.customers.sql.spark_engine import SESSION_CONF
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -49,9 +51,7 @@ def _quiet_pandas_warning() -> None:
 
 # Applied to remote sessions too (they are runtime-settable SQL options).
 PORTABLE_DEFAULTS: dict[str, str] = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.ansi.enabled": "false",
-    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    **SESSION_CONF,
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 

@@ -33,7 +33,6 @@ _NAME = re.compile(r"^(?P<table>[a-z_]+?)(?:_(?P<stamp>\d{8}))?\.csv$", re.IGNOR
 # superset of GBK and GB2312, the encodings Chinese core-banking exports use.
 DETECTED_ENCODINGS = ("utf-8", "gb18030")
 SNIFF_BYTES = 1 << 20
-_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
 UTF8_BOM = codecs.BOM_UTF8
 
 
@@ -109,10 +108,6 @@ class FileFormat:
     bom: bool
     line_endings: str  # LF, CRLF or none (a single line)
     ends_with_newline: bool
-
-    @property
-    def arrow_encoding(self) -> str:
-        return "utf8" if self.encoding == "utf-8" else self.encoding
 
 
 def _decodes(data: bytes, encoding: str, final: bool) -> int | None:

@@ -194,16 +194,6 @@ BASE_EXTREME_COLUMNS = ("monthly_income",)
 BEHAVIOR_EXTREME_COLUMNS = ("total_assets",)
 
 
-def amount_bound(log_value: float) -> float | None:
-    """A bound on the log1p scale back in CNY, to the cent (None if it overflows)."""
-    import math
-
-    try:
-        return round(math.expm1(float(log_value)), 2)
-    except OverflowError:
-        return None
-
-
 # Quarantine reasons (the first failing rule names the row's reason).
 REASON_EMPTY_KEY = "empty_key"
 REASON_BAD_NUMBER = "bad_number"

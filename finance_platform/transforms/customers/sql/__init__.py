@@ -18,10 +18,12 @@ Input views the engines provide:
 The portable subset (what DuckDB 2.x and Spark 4.3 after sqlglot 30 compute alike), measured
 in ``docs/design/customer-rules-engine.md``:
 - numbers are DOUBLE or BIGINT, cast explicitly: a float literal is written ``render.lit``
-  (``CAST(x AS DOUBLE)``), because Spark reads ``86400.0`` as DECIMAL; no DECIMAL arithmetic;
+  (``CAST(x AS DOUBLE)``), because Spark reads ``86400.0`` as DECIMAL; no DECIMAL arithmetic
+  but the exact sums of money (``render.exact_sum``, the same total in any order);
   every division has a ``NULLIF`` denominator (DuckDB divides by zero to inf, Spark to NULL);
-- a number or a date is text of an exact shape (a regular expression) before it is cast, as
-  each engine's own cast accepts different extras (``1_000``, ``1d``, ``2023-1-5``);
+- a number or a date is text of an exact shape (characters and width, ``expressions.py``)
+  before it is cast, as each engine's own cast accepts different extras (``1_000``, ``1d``,
+  ``2023-1-5``);
 - rounding is ``render.round_`` (half away from zero on the binary value): the engines'
   ``ROUND`` differ on halves;
 - no ``QUANTILE_*`` / ``APPROX_*`` (different or invalid on Spark), no CTE referenced twice
@@ -35,6 +37,10 @@ in ``docs/design/customer-rules-engine.md``:
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# Both readers give a delivery this many columns beyond its header, so a line with extra
+# fields is caught as malformed instead of losing them.
+SPARE_COLUMNS = 8
 
 
 @dataclass(frozen=True)

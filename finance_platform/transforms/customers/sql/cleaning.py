@@ -155,11 +155,6 @@ def _amounts(spec: _Spec) -> list[str]:
     return list(dict.fromkeys((*spec.outliers, *spec.extremes)))
 
 
-def _log_amount(column: str) -> str:
-    """log1p of an amount (negatives as 0): amounts are right-skewed, their logs are not."""
-    return f"LN({lit(1.0)} + GREATEST({column}, {lit(0.0)}))"
-
-
 def _typed(spec: _Spec) -> View:
     """Each line typed, kept once (materialized: the duplicate and outlier rules, the cleaned
     table and the statistics all read it), with the first rule it fails apart from
@@ -200,7 +195,7 @@ def _typed(spec: _Spec) -> View:
         *(ident(c) for c in _text_columns(spec)),
         *(_v(c) for c in spec.typed()),
         *(["month_index"] if spec.month else []),
-        *(f"{_log_amount(_v(c))} AS x_{c}" for c in _amounts(spec)),
+        *(f"{ex.log1p(_v(c))} AS x_{c}" for c in _amounts(spec)),
     ]
     query = f"""
 SELECT {", ".join(kept)}, {early} AS _early, {late_case} AS _late,

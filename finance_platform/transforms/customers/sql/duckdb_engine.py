@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from finance_platform.transforms.customers import contract
-from finance_platform.transforms.customers.sql import Stage, View
+from finance_platform.transforms.customers.sql import SPARE_COLUMNS, Stage, View
 from finance_platform.transforms.customers.sql.render import ident, lit
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-SPARE_COLUMNS = 8  # a line may carry this many fields beyond the header and still be read
 PIECE_BYTES = 32 * 1024**2  # a delivery smaller than this is read in one piece
 _TRANSCODE_CHUNK = 1 << 24
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from finance_platform.transforms.customers.sql.render import lit
+from finance_platform.transforms.customers.sql.render import EXACT, lit
 
 # A number is read as a DECIMAL(18, 4) first: both engines' decimal parsers accept the same
 # text (digits, sign, point, exponent; blanks around), where their DOUBLE casts do not (Spark
 # takes Java's ``1d`` and hex floats). DuckDB alone also reads ``1_000``, hence the check.
 # Four decimals hold any amount in CNY; more are rounded.
-NUMBER_TYPE = "DECIMAL(18, 4)"
+NUMBER_TYPE = EXACT
 # Integers up to 2^53 are exact in a DOUBLE.
 INTEGER_LIMIT = 2.0**53
 FINITE_LIMIT = 1.7976931348623157e308
@@ -89,3 +89,8 @@ def month_text(index: str) -> str:
     year = f"LPAD(CAST(1970 + ({index}) // 12 AS VARCHAR), 4, '0')"
     month = f"LPAD(CAST(({index}) % 12 + 1 AS VARCHAR), 2, '0')"
     return f"({year} || '-' || {month})"
+
+
+def log1p(column: str) -> str:
+    """log1p of an amount (negatives as 0): amounts are right-skewed, their logs are not."""
+    return f"LN({lit(1.0)} + GREATEST({column}, {lit(0.0)}))"

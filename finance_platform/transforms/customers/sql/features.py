@@ -84,10 +84,7 @@ GROUP BY customer_id"""
 def _joined(prefix: str) -> View:
     """The profile, the current view (zeros for a customer without one) and the view's status."""
     profile = ", ".join(f"p.{ident(c)}" for c in contract.PROFILE_COLUMNS)
-    zero = {
-        c: lit(0.0) for c in (*rules.BEHAVIOR_FLOAT_COLUMNS, "avg_logins_3m", "avg_investments_3m")
-    }
-    zero.update({c: "0" for c in rules.COUNT_FEATURES})
+    zero = {c: "0" if c in rules.COUNT_FEATURES else lit(0.0) for c in rules.ZERO_FILLED_FEATURES}
     current = []
     for c in contract.CURRENT_COLUMNS:
         if c in ("customer_id", "month_index"):
@@ -128,7 +125,7 @@ CROSS JOIN {prefix}_as_of AS d"""
 
 def _share(part: str, cap: float) -> str:
     """``log1p(part) / log1p(cap)`` in 0..1 (amounts are right-skewed)."""
-    return clip(f"LN({lit(1.0)} + GREATEST({part}, {lit(0.0)})) / {lit(math.log1p(cap))}")
+    return clip(f"{ex.log1p(part)} / {lit(math.log1p(cap))}")
 
 
 def _scored(prefix: str) -> View:
@@ -167,7 +164,7 @@ FROM (
   SELECT *,
          {round_("_tenure", 2)} AS tenure_years,
          {round_(lifecycle, 2)} AS lifecycle_score,
-         {round_(f"LN({lit(1.0)} + GREATEST(total_assets, {lit(0.0)}))", 6)} AS log_total_assets,
+         {round_(ex.log1p("total_assets"), 6)} AS log_total_assets,
          {round_(clip(f"COALESCE({risky}, {lit(0.0)})"), 4)} AS risk_asset_share,
          {recency} AS _recency,
          {frequency} AS _frequency,

@@ -77,11 +77,6 @@ def clip(expr: str, low: float | None = 0.0, high: float | None = 1.0) -> str:
     return expr
 
 
-def ratio(numerator: str, denominator: str) -> str:
-    """``numerator / denominator``, NULL when the denominator is 0 (on both engines)."""
-    return f"(CAST({numerator} AS DOUBLE) / NULLIF(CAST({denominator} AS DOUBLE), {lit(0.0)}))"
-
-
 # Sums of money are exact: the same total in any order, so both engines agree to the bit
 # (a float sum depends on the order the rows arrive in, which differs between engines and
 # runs, and an average of cents is often exactly half a cent: the rounding would then flip).

@@ -22,7 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from finance_platform.transforms.customers import rules
-from finance_platform.transforms.customers.sql import Stage, View
+from finance_platform.transforms.customers.sql import SPARE_COLUMNS, Stage, View
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,7 +33,6 @@ SPARK_PATTERNS: dict[str, str] = dict(
     (*rules.DATE_FORMATS, *rules.DATETIME_FORMATS, *rules.MONTH_FORMATS)
 )
 _CORRUPT = "__corrupt_record"
-SPARE_COLUMNS = 8  # as the DuckDB reader: fields beyond the header are caught, not dropped
 # What the stages need of the session, whatever started it (a cluster's own defaults differ).
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",
